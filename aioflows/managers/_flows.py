@@ -1,0 +1,579 @@
+"""FlowsManager: keep one deployed flow in step with its local definition."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+from globus_sdk.scopes import FlowsScopes, Scope, SpecificFlowScopes
+
+from .._checksum import PERMISSIVE_SCHEMA, flow_checksum
+from .._definitions import check_definition, check_json_object
+from .._errors import (
+    APIError,
+    FlowObsolete,
+    LoginRequired,
+    NoFlowRegistered,
+    RegistrationError,
+    RunFailed,
+)
+from .._locks import ReentrantLock
+from .._principals import (
+    FLOW_ROLE_FIELDS,
+    RUN_ROLE_FIELDS,
+    check_role_lists,
+    check_uuid,
+    group_urn,
+)
+from ._base import ServiceManager
+from ._run_options import build_run_request
+from ._run_watch import poll_run
+
+__all__ = ["FlowsManager", "OnChange", "ensure_flow_registered"]
+
+log = logging.getLogger(__name__)
+
+FLOW_ID_KEY = "flow_id"
+CHECKSUM_KEY = "flow_checksum"
+
+OnChange = Callable[["FlowsManager", RegistrationError], Awaitable[Any] | Any]
+RunCallback = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+
+
+async def ensure_flow_registered(
+    manager: FlowsManager, error: RegistrationError
+) -> None:
+    """Deploy the manager's flow: the default ``on_change`` of a FlowsManager."""
+    await manager.register_flow()
+
+
+def _optional_flow_id(value: Any) -> str | None:
+    return None if value is None else check_uuid(value, "flow_id")
+
+
+def _optional_subscription_id(value: Any) -> str | None:
+    return None if value is None else check_uuid(value, "subscription_id")
+
+
+def _optional_definition(value: Any) -> dict[str, Any] | None:
+    return None if value is None else check_definition(value)
+
+
+def _optional_schema(value: Any) -> dict[str, Any] | None:
+    return None if value is None else check_json_object(value, "flow_schema")
+
+
+def _optional_group(value: Any) -> str | None:
+    return None if value is None else group_urn(value)[len("urn:globus:groups:id:") :]
+
+
+def _flow_kwargs(value: Any) -> dict[str, Any]:
+    fields = check_json_object(value or {}, "flow_kwargs")
+    fields.update(check_role_lists(fields, FLOW_ROLE_FIELDS))
+    return fields
+
+
+def _run_kwargs(value: Any) -> dict[str, Any]:
+    fields = check_json_object(value or {}, "run_kwargs")
+    fields.update(check_role_lists(fields, RUN_ROLE_FIELDS))
+    return fields
+
+
+def _check_label_length(
+    instance: Any, attribute: attrs.Attribute[Any], value: int
+) -> None:
+    if not isinstance(value, int) or value < 3:
+        raise ValueError(
+            f"max_label_length must be an integer of at least 3, got {value!r}"
+        )
+
+
+@attrs.define(eq=False)
+class FlowsManager(ServiceManager):
+    """Track a flow definition kept in code and keep its deployment current.
+
+    A stored flow id and the SHA-256 checksum of what was last sent decide
+    what a sync does: create the flow, update it, or nothing. Every method
+    is safe to call from many tasks at once; deployments of one manager are
+    single-flight.
+
+    Args:
+        flow_id: The id of an existing flow to use. An explicit id is never
+            replaced: a 404 for it is raised, not redeployed.
+        flow_definition: The flow's definition; None when the manager only
+            runs an existing flow.
+        flow_schema: The input schema; None sends ``{"additionalProperties":
+            true}``.
+        flow_title: The flow's title; None uses the manager's name.
+        subscription_id: The subscription to deploy the flow under.
+        globus_group: A group id whose members view, start and administer
+            the flow and manage and monitor its runs.
+        on_change: Called as ``on_change(manager, error)`` (plain or async)
+            when a sync finds the flow missing or obsolete; None keeps using
+            the obsolete flow.
+        redeploy_on_404: Create a new flow when the stored one is gone.
+        flow_kwargs: More fields for create and update (``description``,
+            ``keywords``, role lists, …); they override the group's roles.
+        run_kwargs: More fields for every run request.
+        session: The Session to use; None creates one.
+        storage: A storage for this manager only.
+        tokens: A token provider for this manager only.
+        name: The storage namespace; None uses the title, then the flow id.
+        max_label_length: Longer run labels are cut to this many characters.
+
+    Raises:
+        ValueError: A flow, group or subscription id is not a UUID, a role
+            list is invalid, the definition lacks ``StartAt`` or
+            ``States``, or no name can be derived.
+        TypeError: The definition, schema or keyword fields are not
+            JSON-serialisable mappings.
+    """
+
+    service: ClassVar[str] = "flows"
+
+    flow_id: str | None = attrs.field(default=None, converter=_optional_flow_id)
+    flow_definition: dict[str, Any] | None = attrs.field(
+        default=None, converter=_optional_definition, repr=False
+    )
+    flow_schema: dict[str, Any] | None = attrs.field(
+        default=None, converter=_optional_schema, repr=False
+    )
+    flow_title: str | None = None
+    subscription_id: str | None = attrs.field(
+        default=None, converter=_optional_subscription_id
+    )
+    globus_group: str | None = attrs.field(default=None, converter=_optional_group)
+    on_change: OnChange | None = attrs.field(default=ensure_flow_registered, repr=False)
+    redeploy_on_404: bool = True
+    flow_kwargs: dict[str, Any] = attrs.field(
+        factory=dict, converter=_flow_kwargs, repr=False
+    )
+    run_kwargs: dict[str, Any] = attrs.field(
+        factory=dict, converter=_run_kwargs, repr=False
+    )
+    max_label_length: int = attrs.field(
+        default=64, kw_only=True, validator=_check_label_length
+    )
+    _deploy_lock: ReentrantLock = attrs.field(
+        factory=ReentrantLock, init=False, repr=False
+    )
+    _known_flow_id: str | None = attrs.field(default=None, init=False, repr=False)
+    _registered_flow_id: str | None = attrs.field(default=None, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.flow_title is not None and not isinstance(self.flow_title, str):
+            raise TypeError(
+                f"flow_title must be a string, got {type(self.flow_title).__name__}"
+            )
+        if self._name is None and self.flow_title is None and self.flow_id is None:
+            raise ValueError(
+                "FlowsManager needs a stable storage namespace: pass name=... or "
+                "flow_title=..., or flow_id=... for an existing flow"
+            )
+        self._known_flow_id = self.flow_id
+
+    def _default_name(self) -> str:
+        return self.flow_title or str(self.flow_id)
+
+    @property
+    def title(self) -> str:
+        """The title sent to the Flows service."""
+        return self.flow_title or self.name
+
+    @staticmethod
+    def get_flow_checksum(
+        definition: Mapping[str, Any],
+        schema: Mapping[str, Any],
+        flow_kwargs: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Return the SHA-256 hex digest of a definition, schema and fields.
+
+        Identical to Gladier's checksum for the same three values.
+        """
+        return flow_checksum(definition, schema, flow_kwargs)
+
+    # Desired state
+
+    def flow_request(self) -> dict[str, Any]:
+        """Return the JSON body that create and update both send.
+
+        Raises:
+            ValueError: The manager has no flow definition.
+        """
+        if self.flow_definition is None:
+            raise ValueError(
+                f"FlowsManager {self.name!r} has no flow_definition to deploy; "
+                "pass flow_definition=... or use an existing flow_id"
+            )
+
+        request: dict[str, Any] = {
+            "title": self.title,
+            "definition": self.flow_definition,
+            "input_schema": self.flow_schema
+            if self.flow_schema is not None
+            else dict(PERMISSIVE_SCHEMA),
+        }
+        if self.subscription_id is not None:
+            request["subscription_id"] = self.subscription_id
+        if self.globus_group is not None:
+            urn = group_urn(self.globus_group)
+            request.update({field: [urn] for field in FLOW_ROLE_FIELDS})
+            overridden = sorted(set(self.flow_kwargs) & set(FLOW_ROLE_FIELDS))
+            if overridden:
+                log.warning(
+                    "Flow %r: flow_kwargs %s override the role lists derived from globus_group",
+                    self.name,
+                    ", ".join(overridden),
+                )
+        request.update(self.flow_kwargs)
+        return request
+
+    def checksum(self) -> str:
+        """Return the checksum of :meth:`flow_request`: every field sent."""
+        request = self.flow_request()
+        fields = {
+            key: value
+            for key, value in request.items()
+            if key not in ("definition", "input_schema")
+        }
+        return flow_checksum(request["definition"], request["input_schema"], fields)
+
+    # Stored state
+
+    async def get_flow_id(self) -> str | None:
+        """Return the explicit flow id, else the stored one, else None."""
+        if self.flow_id is not None:
+            self._learn_flow_id(self.flow_id)
+            return self.flow_id
+
+        stored = await self.storage.get(self.name, FLOW_ID_KEY)
+        if stored is None:
+            return None
+        flow_id = check_uuid(stored, f"the flow id stored under {self.name!r}")
+        self._learn_flow_id(flow_id)
+        return flow_id
+
+    async def purge_flow(self) -> None:
+        """Forget the stored flow id and checksum. The flow itself stays."""
+        await self.storage.delete_many(self.name, [FLOW_ID_KEY, CHECKSUM_KEY])
+        log.info("Flow %r: forgot the stored flow id and checksum", self.name)
+
+    async def check_flow(self) -> None:
+        """Raise unless the deployed flow matches the local one.
+
+        A manager without a definition only needs a flow id.
+
+        Raises:
+            NoFlowRegistered: No flow id is given or stored.
+            FlowObsolete: The stored checksum differs from the local one, or
+                belongs to another flow than the explicit id.
+        """
+        flow_id = await self.get_flow_id()
+        if flow_id is None:
+            raise NoFlowRegistered(
+                f"Flow {self.name!r} has no flow id yet", name=self.name, flow_id=None
+            )
+        if self.flow_definition is None:
+            return
+
+        stored = await self.storage.items(self.name)
+        same_flow = stored.get(FLOW_ID_KEY) == flow_id
+        if not same_flow or stored.get(CHECKSUM_KEY) != self.checksum():
+            raise FlowObsolete(
+                f"Flow {self.name!r} ({flow_id}) differs from its local definition",
+                name=self.name,
+                flow_id=flow_id,
+            )
+
+    async def flow_changed(self) -> bool:
+        """Return whether a sync would create or update the flow."""
+        try:
+            await self.check_flow()
+        except RegistrationError:
+            return True
+        return False
+
+    # Deployment
+
+    async def sync_flow(self) -> str | None:
+        """Make sure the flow is deployed and current, and return its id.
+
+        On a missing or obsolete flow, calls ``on_change(manager, error)``.
+        With ``on_change=None`` an obsolete flow is used as it is, and a
+        missing one returns None.
+        """
+        async with self._deploy_lock:
+            try:
+                await self.check_flow()
+            except RegistrationError as error:
+                await self._handle_change(error)
+            return await self.get_flow_id()
+
+    async def _handle_change(self, error: RegistrationError) -> None:
+        if self.on_change is None:
+            log.info(
+                "Flow %r: %s; on_change is None, so nothing is deployed",
+                self.name,
+                error,
+            )
+            return
+
+        result = self.on_change(self, error)
+        if inspect.isawaitable(result):
+            await result
+
+    async def register_flow(self) -> str:
+        """Create or update the flow now, store its id and checksum, return the id.
+
+        Updates when a flow id is known and creates otherwise. An update
+        answered 404 creates a new flow, unless the id was given explicitly
+        or ``redeploy_on_404`` is False.
+
+        Raises:
+            APIError: The service refused the request.
+            LoginRequired: Tokens or consent are missing.
+        """
+        async with self._deploy_lock:
+            request = self.flow_request()
+            checksum = self.checksum()
+            flow_id = await self.get_flow_id()
+
+            if flow_id is None:
+                flow_id = await self._create_flow(request)
+            else:
+                flow_id = await self._update_or_redeploy(flow_id, request)
+
+            await self.storage.set_many(
+                self.name, {FLOW_ID_KEY: flow_id, CHECKSUM_KEY: checksum}
+            )
+            return flow_id
+
+    async def _create_flow(self, request: dict[str, Any]) -> str:
+        document = await self.session.request_json(
+            "POST", "flows", "flows", json=request
+        )
+        flow_id = check_uuid(document.get("id"), "the id of the created flow")
+        self._learn_flow_id(flow_id, document.get("globus_auth_scope"))
+        log.info("Flow %r: created flow %s", self.name, flow_id)
+        return flow_id
+
+    async def _update_or_redeploy(self, flow_id: str, request: dict[str, Any]) -> str:
+        try:
+            await self.session.request_json(
+                "PUT", "flows", f"flows/{flow_id}", json=request
+            )
+        except APIError as error:
+            if error.http_status != 404 or not self._may_redeploy():
+                raise
+            log.warning(
+                "Flow %r: flow %s is gone (HTTP 404), creating it again",
+                self.name,
+                flow_id,
+            )
+            return await self._create_flow(request)
+
+        log.info("Flow %r: updated flow %s", self.name, flow_id)
+        return flow_id
+
+    def _may_redeploy(self) -> bool:
+        return (
+            self.redeploy_on_404
+            and self.flow_id is None
+            and self.flow_definition is not None
+        )
+
+    # Runs
+
+    async def run_flow(
+        self,
+        body: Mapping[str, Any] | None = None,
+        *,
+        label: str | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Sync the flow, start a run, and return the run document.
+
+        Args:
+            body: The run's input.
+            label: The run's label, cut to ``max_label_length``; an empty
+                label is left out.
+            tags: The run's tags.
+            **kwargs: More fields of the run request (``run_managers``,
+                ``activity_notification_policy``, …).
+
+        Raises:
+            NoFlowRegistered: No flow is deployed and ``on_change`` is None.
+            LoginRequired: The flow's scope lacks consent; its
+                ``required_scopes`` include the flow's scope.
+            RunFailed: The service returned the run already FAILED.
+            APIError: Any other refusal, a second 404 included.
+        """
+        request = build_run_request(
+            body,
+            label=label,
+            tags=tags,
+            run_kwargs=self.run_kwargs,
+            call_kwargs=kwargs,
+            globus_group=self.globus_group,
+            max_label_length=self.max_label_length,
+        )
+        flow_id = await self._flow_id_for_run()
+
+        try:
+            run = await self._start_run(flow_id, request)
+        except APIError as error:
+            if error.http_status != 404 or not self._may_redeploy():
+                raise
+            flow_id = await self._redeploy_missing(flow_id)
+            run = await self._start_run(flow_id, request)
+
+        if run.get("status") == "FAILED":
+            raise RunFailed(run)
+        return run
+
+    async def _flow_id_for_run(self) -> str:
+        flow_id = await self.sync_flow()
+        if flow_id is None:
+            raise NoFlowRegistered(
+                f"Flow {self.name!r} is not deployed and on_change is None; "
+                "call register_flow() first",
+                name=self.name,
+                flow_id=None,
+            )
+        return flow_id
+
+    async def _start_run(self, flow_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            run: dict[str, Any] = await self.session.request_json(
+                "POST",
+                "flows",
+                f"flows/{flow_id}/run",
+                resource_server=flow_id,
+                json=request,
+            )
+        except LoginRequired as error:
+            scope = str(SpecificFlowScopes(flow_id).user)
+            if scope not in error.required_scopes:
+                error.required_scopes.append(scope)
+            raise
+        log.info("Flow %r: started run %s", self.name, run.get("run_id"))
+        return run
+
+    async def _redeploy_missing(self, missing_id: str) -> str:
+        """Replace a flow that answered 404, once, whatever the number of callers."""
+        async with self._deploy_lock:
+            current = await self.get_flow_id()
+            if current != missing_id and current is not None:
+                return current
+
+            log.warning(
+                "Flow %r: flow %s is gone (HTTP 404), deploying it again",
+                self.name,
+                missing_id,
+            )
+            await self.purge_flow()
+            return await self.register_flow()
+
+    async def get_status(self, run_id: str) -> dict[str, Any]:
+        """Return the run document of *run_id* (``GET /runs/{run_id}``)."""
+        run_id = check_uuid(run_id, "run_id")
+        run: dict[str, Any] = await self.session.request_json(
+            "GET", "flows", f"runs/{run_id}"
+        )
+        return run
+
+    def watch_run(
+        self, run_id: str, delay: float = 2.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield the run document at every poll until the run ends.
+
+        The last document yielded has status SUCCEEDED, FAILED or ENDED (or
+        any other status that is not ACTIVE or INACTIVE).
+        """
+        run_id = check_uuid(run_id, "run_id")
+        return poll_run(lambda: self.get_status(run_id), delay)
+
+    async def progress(
+        self, run_id: str, callback: RunCallback | None = None, delay: float = 2.0
+    ) -> dict[str, Any]:
+        """Wait for a run to end and return its final document.
+
+        Args:
+            run_id: The run to follow.
+            callback: Called (plain or async) with every document fetched,
+                the final one included.
+            delay: Seconds before the second poll; later polls slow down
+                while the status stays the same.
+        """
+        final: dict[str, Any] = {}
+        async for run in self.watch_run(run_id, delay):
+            final = run
+            if callback is not None:
+                result = callback(run)
+                if inspect.isawaitable(result):
+                    await result
+        return final
+
+    async def get_details(self, run_id: str, state_name: str) -> Any:
+        """Return what the state *state_name* wrote into a run's output.
+
+        The state's ``ResultPath`` says where to look; a state without one
+        is looked up under its own name.
+
+        Raises:
+            KeyError: The run's output has nothing for that state (yet).
+        """
+        run = await self.get_status(run_id)
+        details = run.get("details")
+        output = details.get("output") if isinstance(details, dict) else None
+        if not isinstance(output, dict):
+            raise KeyError(
+                f"run {run_id} has no output yet (status {run.get('status')})"
+            )
+
+        key = self._result_key(state_name)
+        if key not in output:
+            raise KeyError(
+                f"run {run_id} has no output for state {state_name!r} under {key!r}; "
+                f"the output has {sorted(output)}"
+            )
+        return output[key]
+
+    def _result_key(self, state_name: str) -> str:
+        states = (self.flow_definition or {}).get("States", {})
+        result_path = states.get(state_name, {}).get("ResultPath")
+        if (
+            isinstance(result_path, str)
+            and result_path.startswith("$.")
+            and "." not in result_path[2:]
+        ):
+            return result_path[2:]
+        return state_name
+
+    # Scopes
+
+    def _learn_flow_id(self, flow_id: str, scope: str | None = None) -> None:
+        expected = str(SpecificFlowScopes(flow_id).user)
+        if scope is not None and scope != expected:
+            log.warning(
+                "Flow %s reports scope %s, expected %s", flow_id, scope, expected
+            )
+        self._known_flow_id = flow_id
+        if flow_id != self._registered_flow_id:
+            self._registered_flow_id = flow_id
+            self._register_scopes()
+
+    def _scopes_by_resource_server(self) -> Mapping[str, list[Scope]]:
+        scopes: dict[str, list[Scope]] = {
+            FlowsScopes.resource_server: [
+                FlowsScopes.manage_flows,
+                FlowsScopes.run_status,
+            ]
+        }
+        if self._known_flow_id is not None:
+            scopes[self._known_flow_id] = [SpecificFlowScopes(self._known_flow_id).user]
+        return scopes
