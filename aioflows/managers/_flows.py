@@ -91,6 +91,16 @@ def _check_label_length(
         )
 
 
+def _request_checksum(request: Mapping[str, Any]) -> str:
+    """Return the checksum of a create or update body: every field it sends."""
+    fields = {
+        key: value
+        for key, value in request.items()
+        if key not in ("definition", "input_schema")
+    }
+    return flow_checksum(request["definition"], request["input_schema"], fields)
+
+
 @attrs.define(eq=False)
 class FlowsManager(ServiceManager):
     """Track a flow definition kept in code and keep its deployment current.
@@ -168,11 +178,21 @@ class FlowsManager(ServiceManager):
             raise TypeError(
                 f"flow_title must be a string, got {type(self.flow_title).__name__}"
             )
+        if self.flow_title is not None and not self.flow_title.strip():
+            raise ValueError(
+                f"flow_title must be a non-empty string, got {self.flow_title!r}; "
+                "pass None to use the manager's name"
+            )
         if self._name is None and self.flow_title is None and self.flow_id is None:
             raise ValueError(
                 "FlowsManager needs a stable storage namespace: pass name=... or "
                 "flow_title=..., or flow_id=... for an existing flow"
             )
+
+        # The namespace is fixed here, so a later change of flow_title updates
+        # the same stored flow instead of switching to a new namespace.
+        if self._name is None:
+            self._name = self._default_name()
         self._known_flow_id = self.flow_id
 
     def _default_name(self) -> str:
@@ -221,25 +241,25 @@ class FlowsManager(ServiceManager):
         if self.globus_group is not None:
             urn = group_urn(self.globus_group)
             request.update({field: [urn] for field in FLOW_ROLE_FIELDS})
-            overridden = sorted(set(self.flow_kwargs) & set(FLOW_ROLE_FIELDS))
-            if overridden:
-                log.warning(
-                    "Flow %r: flow_kwargs %s override the role lists derived from globus_group",
-                    self.name,
-                    ", ".join(overridden),
-                )
         request.update(self.flow_kwargs)
         return request
 
     def checksum(self) -> str:
         """Return the checksum of :meth:`flow_request`: every field sent."""
-        request = self.flow_request()
-        fields = {
-            key: value
-            for key, value in request.items()
-            if key not in ("definition", "input_schema")
-        }
-        return flow_checksum(request["definition"], request["input_schema"], fields)
+        return _request_checksum(self.flow_request())
+
+    def _warn_overridden_roles(self) -> None:
+        # Called when a request is sent, not on every checksum comparison.
+        if self.globus_group is None:
+            return
+        overridden = sorted(set(self.flow_kwargs) & set(FLOW_ROLE_FIELDS))
+        if overridden:
+            log.warning(
+                "Flow %r: flow_kwargs %s override the role lists derived from "
+                "globus_group",
+                self.name,
+                ", ".join(overridden),
+            )
 
     # Stored state
 
@@ -338,7 +358,8 @@ class FlowsManager(ServiceManager):
         """
         async with self._deploy_lock:
             request = self.flow_request()
-            checksum = self.checksum()
+            checksum = _request_checksum(request)
+            self._warn_overridden_roles()
             flow_id = await self.get_flow_id()
 
             if flow_id is None:
@@ -521,8 +542,9 @@ class FlowsManager(ServiceManager):
     async def get_details(self, run_id: str, state_name: str) -> Any:
         """Return what the state *state_name* wrote into a run's output.
 
-        The state's ``ResultPath`` says where to look; a state without one
-        is looked up under its own name.
+        The result is read at the state's ``ResultPath``, a dotted path such
+        as ``$.Results.Transfer``, or under the state's name when it has no
+        ``ResultPath``.
 
         Raises:
             KeyError: The run's output has nothing for that state (yet).
@@ -535,24 +557,25 @@ class FlowsManager(ServiceManager):
                 f"run {run_id} has no output yet (status {run.get('status')})"
             )
 
-        key = self._result_key(state_name)
-        if key not in output:
-            raise KeyError(
-                f"run {run_id} has no output for state {state_name!r} under {key!r}; "
-                f"the output has {sorted(output)}"
-            )
-        return output[key]
+        path = self._result_path(state_name)
+        value: Any = output
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                raise KeyError(
+                    f"run {run_id} has no output for state {state_name!r} at "
+                    f"$.{'.'.join(path)}; the output has {sorted(output)}"
+                )
+            value = value[key]
+        return value
 
-    def _result_key(self, state_name: str) -> str:
+    def _result_path(self, state_name: str) -> list[str]:
+        """Return the keys that lead from the run output to a state's result."""
         states = (self.flow_definition or {}).get("States", {})
-        result_path = states.get(state_name, {}).get("ResultPath")
-        if (
-            isinstance(result_path, str)
-            and result_path.startswith("$.")
-            and "." not in result_path[2:]
-        ):
-            return result_path[2:]
-        return state_name
+        state = states.get(state_name)
+        result_path = state.get("ResultPath") if isinstance(state, dict) else None
+        if isinstance(result_path, str) and result_path.startswith("$."):
+            return result_path[2:].split(".")
+        return [state_name]
 
     # Scopes
 
