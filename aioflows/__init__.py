@@ -21,9 +21,13 @@ from ._errors import (
     RunFailed,
     StorageError,
 )
+from ._gladier import AdoptOutcome, AdoptResult, adopt_gladier
+from ._plan import FieldDrift, FlowPlan, PlanReport, RemoteState, plan
 from ._principals import group_urn, identity_urn
+from ._reconcile import FlowResult, Outcome, ReconcileReport, reconcile
 from ._retry import RetryPolicy
 from ._session import RequestStats, Session, track_requests
+from ._specs import FlowSpec, RunDefaults, SpecError, SpecLoad, load_spec, load_specs
 from .auth import ScopeRegistry, StaticTokenProvider, TokenProvider
 from .managers import FlowsManager, ServiceManager, ensure_flow_registered
 from .storage import JSONFileStorage, MemoryStorage, SQLiteStorage, Storage
@@ -31,36 +35,51 @@ from .storage import JSONFileStorage, MemoryStorage, SQLiteStorage, Storage
 __all__ = (
     "PERMISSIVE_SCHEMA",
     "APIError",
+    "AdoptOutcome",
+    "AdoptResult",
     "AioflowsError",
+    "FieldDrift",
     "FlowObsolete",
+    "FlowPlan",
+    "FlowResult",
+    "FlowSpec",
     "FlowsManager",
     "JSONFileStorage",
     "LoginRequired",
     "MemoryStorage",
     "NetworkError",
     "NoFlowRegistered",
+    "Outcome",
+    "PlanReport",
+    "ReconcileReport",
     "RegistrationError",
     "RemoteError",
+    "RemoteState",
     "RequestStats",
     "RetryPolicy",
+    "RunDefaults",
     "RunFailed",
     "SQLiteStorage",
     "ScopeRegistry",
     "ServiceManager",
     "Session",
+    "SpecError",
+    "SpecLoad",
     "StaticTokenProvider",
     "Storage",
     "StorageError",
     "TokenProvider",
+    "adopt_gladier",
     "ensure_flow_registered",
     "group_urn",
     "identity_urn",
+    "load_spec",
+    "load_specs",
+    "plan",
+    "reconcile",
     "track_requests",
 )
 
-__version__ = "0.1.0"
-
-# Show reprs and docs under the public name, not the private module.
 __version__ = "0.1.0"
 
 # Show reprs and docs under the public name, not the private module.

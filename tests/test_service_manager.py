@@ -21,7 +21,9 @@ class GroupsLikeManager(ServiceManager):
     """A minimal manager with one scope, standing in for a real service."""
 
     def _scopes_by_resource_server(self) -> Mapping[str, list[Scope]]:
-        return {GroupsScopes.resource_server: [GroupsScopes.view_my_groups_and_memberships]}
+        return {
+            GroupsScopes.resource_server: [GroupsScopes.view_my_groups_and_memberships]
+        }
 
 
 async def test_uses_session_storage_and_tokens() -> None:

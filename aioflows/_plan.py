@@ -1,0 +1,352 @@
+"""Plan: what a sync would change, and drift made outside aioflows, without writing.
+
+Locally, a plan compares each flow's checksum with the stored one, like a
+dry run. With ``remote=True`` it also fetches each deployed flow
+(``GET /flows/{id}``) and compares it field by field with the request a sync
+would send (:meth:`FlowsManager.flow_request`).
+
+Only the fields that aioflows sends are compared, because a field it leaves
+out is not managed by it: a sync would not restore it either. The compared
+fields and their rules:
+
+- ``definition`` and ``input_schema``: equal as canonical JSON (key order
+  ignored; ``1`` and ``1.0`` differ).
+- ``title``, ``subtitle``, ``description``, ``subscription_id``: equal
+  strings; a missing or null field counts as ``""`` (``None`` for
+  ``subscription_id``).
+- ``keywords``: equal as sets.
+- ``flow_viewers``, ``flow_starters``, ``flow_administrators``: equal as
+  sets after removing the flow's owner (``flow_owner``), whom the service
+  treats as an implicit administrator.
+
+A 404 marks the flow ``deleted``; no flow id marks it ``not-deployed``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import APIError
+from ._principals import FLOW_ROLE_FIELDS
+from ._reconcile import (
+    DEFAULT_CONCURRENCY,
+    PREVIEW_OUTCOMES,
+    Outcome,
+    ProgressCallback,
+    check_batch,
+    error_message,
+    preview_outcome,
+    run_batch,
+)
+from ._session import track_requests
+from .managers import FlowsManager
+
+__all__ = [
+    "COMPARED_FIELDS",
+    "FieldDrift",
+    "FlowPlan",
+    "PlanReport",
+    "RemoteState",
+    "compare_flow",
+    "plan",
+]
+
+log = logging.getLogger(__name__)
+
+_JSON_FIELDS = ("definition", "input_schema")
+_TEXT_FIELDS = ("title", "subtitle", "description")
+_ID_FIELDS = ("subscription_id",)
+_SET_FIELDS = ("keywords",)
+
+COMPARED_FIELDS = (
+    *_JSON_FIELDS,
+    *_TEXT_FIELDS,
+    *_SET_FIELDS,
+    *_ID_FIELDS,
+    *FLOW_ROLE_FIELDS,
+)
+
+
+class RemoteState(str, enum.Enum):
+    """The state of a deployed flow compared with its local definition."""
+
+    IN_SYNC = "in-sync"
+    DRIFTED = "drifted"
+    DELETED = "deleted"
+    NOT_DEPLOYED = "not-deployed"
+
+
+@attrs.frozen
+class FieldDrift:
+    """One field whose deployed value differs from the local one.
+
+    Attributes:
+        field: The field's name in the flow document.
+        expected: The value a sync sends.
+        actual: The deployed value (None when the service omits it).
+    """
+
+    field: str
+    expected: Any
+    actual: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the drift as a JSON-serialisable dict."""
+        return {"field": self.field, "expected": self.expected, "actual": self.actual}
+
+
+@attrs.frozen
+class FlowPlan:
+    """The plan for one flow.
+
+    Attributes:
+        name: The manager's name.
+        outcome: ``would-create``, ``would-update``, ``unchanged`` or
+            ``failed``, from local checksums.
+        flow_id: The known flow id, or None.
+        remote: The comparison with the deployed flow; None when the plan
+            did not look (``remote=False``) or failed first.
+        drift: The fields that differ, for a ``drifted`` flow.
+        error: The exception of a failed flow, else None.
+        duration_s: Seconds this flow's plan took.
+        http_calls: HTTP attempts made for this flow.
+    """
+
+    name: str
+    outcome: Outcome
+    flow_id: str | None = None
+    remote: RemoteState | None = None
+    drift: tuple[FieldDrift, ...] = ()
+    error: Exception | None = attrs.field(default=None, eq=False, repr=False)
+    duration_s: float = 0.0
+    http_calls: int = 0
+
+    @property
+    def message(self) -> str | None:
+        """The error as one line, or None."""
+        return error_message(self.error)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the plan as a JSON-serialisable dict."""
+        return {
+            "name": self.name,
+            "flow_id": self.flow_id,
+            "outcome": self.outcome.value,
+            "error": self.message,
+            "duration_s": round(self.duration_s, 6),
+            "http_calls": self.http_calls,
+            "remote": self.remote.value if self.remote is not None else None,
+            "drift": [drift.as_dict() for drift in self.drift],
+        }
+
+
+@attrs.frozen
+class PlanReport:
+    """The plans of a batch, in the order the managers were given.
+
+    Attributes:
+        results: One plan per flow.
+        remote: Whether deployed flows were fetched and compared.
+        duration_s: Seconds the whole plan took.
+    """
+
+    results: tuple[FlowPlan, ...]
+    remote: bool = False
+    duration_s: float = 0.0
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Count plans per local outcome."""
+        counts = {outcome.value: 0 for outcome in PREVIEW_OUTCOMES}
+        for result in self.results:
+            counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+        return counts
+
+    @property
+    def remote_summary(self) -> dict[str, int]:
+        """Count plans per remote state; empty when the plan did not look."""
+        if not self.remote:
+            return {}
+        counts = {state.value: 0 for state in RemoteState}
+        for result in self.results:
+            if result.remote is not None:
+                counts[result.remote.value] += 1
+        return counts
+
+    @property
+    def failed(self) -> tuple[FlowPlan, ...]:
+        """The plans whose outcome is ``failed``."""
+        return tuple(
+            result for result in self.results if result.outcome is Outcome.FAILED
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Whether no flow failed. Drift is not a failure."""
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return ``{"results": [...], "summary": {...}, "remote_summary": {...}}``."""
+        return {
+            "results": [result.as_dict() for result in self.results],
+            "summary": self.summary,
+            "remote_summary": self.remote_summary,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Return :meth:`as_dict` as JSON text."""
+        return json.dumps(self.as_dict(), indent=indent)
+
+
+async def plan(
+    managers: Iterable[FlowsManager],
+    *,
+    remote: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+) -> PlanReport:
+    """Report what a sync would change and, with *remote*, drift; change nothing.
+
+    Args:
+        managers: The managers to plan; their names must be unique.
+        remote: Also fetch each deployed flow (one GET each) and compare it
+            with the local one.
+        concurrency: The maximum number of flows in progress at once.
+        on_progress: Called (plain or async) with each FlowPlan as it
+            finishes.
+
+    Raises:
+        ValueError: *concurrency* is below 1, or two managers share a name.
+    """
+    managers = list(managers)
+    check_batch(managers, concurrency)
+
+    async def work(manager: FlowsManager) -> FlowPlan:
+        return await _plan_one(manager, remote)
+
+    results, duration = await run_batch(managers, work, concurrency, on_progress)
+    return PlanReport(tuple(results), remote=remote, duration_s=duration)
+
+
+def compare_flow(
+    desired: Mapping[str, Any], deployed: Mapping[str, Any]
+) -> tuple[FieldDrift, ...]:
+    """Compare a create or update request with a deployed flow document.
+
+    Args:
+        desired: The request body a sync sends.
+        deployed: The document ``GET /flows/{id}`` returned.
+
+    Returns:
+        One FieldDrift per compared field that differs, in the order of
+        COMPARED_FIELDS. Fields absent from *desired* are not compared.
+    """
+    owner = deployed.get("flow_owner")
+    drifts: list[FieldDrift] = []
+    for field in COMPARED_FIELDS:
+        if field not in desired:
+            continue
+        expected = desired[field]
+        actual = deployed.get(field)
+        if not _same(field, expected, actual, owner):
+            drifts.append(FieldDrift(field, expected, actual))
+    return tuple(drifts)
+
+
+def _same(field: str, expected: Any, actual: Any, owner: Any) -> bool:
+    if field in _JSON_FIELDS:
+        return _canonical(expected) == _canonical(actual)
+    if field in _TEXT_FIELDS:
+        return (expected or "") == (actual or "")
+    if field in _SET_FIELDS:
+        return _as_set(expected) == _as_set(actual)
+    if field in FLOW_ROLE_FIELDS:
+        return _as_set(expected) - {owner} == _as_set(actual) - {owner}
+    return bool(expected == actual)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _as_set(value: Any) -> frozenset[Any]:
+    if not isinstance(value, list):
+        return frozenset() if value is None else frozenset({_canonical(value)})
+    return frozenset(
+        item if isinstance(item, str) else _canonical(item) for item in value
+    )
+
+
+async def _plan_one(manager: FlowsManager, remote: bool) -> FlowPlan:
+    started = time.perf_counter()
+    flow_id: str | None = manager.flow_id
+    with track_requests() as stats:
+        try:
+            outcome, flow_id = await preview_outcome(manager)
+            state, drift = (
+                (None, ()) if not remote else await _compare_remote(manager, flow_id)
+            )
+        except Exception as error:
+            log.error(
+                "Flow %r (%s): plan failed: %s",
+                manager.name,
+                flow_id or "no flow id",
+                error,
+            )
+            return FlowPlan(
+                name=manager.name,
+                outcome=Outcome.FAILED,
+                flow_id=flow_id,
+                error=error,
+                duration_s=time.perf_counter() - started,
+                http_calls=stats.attempts,
+            )
+
+    return FlowPlan(
+        name=manager.name,
+        outcome=outcome,
+        flow_id=flow_id,
+        remote=state,
+        drift=drift,
+        duration_s=time.perf_counter() - started,
+        http_calls=stats.attempts,
+    )
+
+
+async def _compare_remote(
+    manager: FlowsManager, flow_id: str | None
+) -> tuple[RemoteState, tuple[FieldDrift, ...]]:
+    if flow_id is None:
+        return RemoteState.NOT_DEPLOYED, ()
+
+    try:
+        deployed = await manager.session.request_json(
+            "GET", "flows", f"flows/{flow_id}"
+        )
+    except APIError as error:
+        if error.http_status != 404:
+            raise
+        log.warning(
+            "Flow %r: flow %s was deleted outside aioflows (HTTP 404)",
+            manager.name,
+            flow_id,
+        )
+        return RemoteState.DELETED, ()
+
+    drift = compare_flow(manager.flow_request(), deployed)
+    if not drift:
+        return RemoteState.IN_SYNC, ()
+    log.warning(
+        "Flow %r: flow %s differs from its local definition in %s",
+        manager.name,
+        flow_id,
+        ", ".join(item.field for item in drift),
+    )
+    return RemoteState.DRIFTED, drift

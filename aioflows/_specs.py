@@ -1,0 +1,440 @@
+"""Flow spec files: one JSON file per flow, read into frozen :class:`FlowSpec` values.
+
+A spec file is a JSON object. ``definition`` is required. ``title``,
+``input_schema``, ``subtitle``, ``description``, ``keywords``, ``group``,
+``subscription_id``, ``flow_id``, the role lists ``flow_viewers``,
+``flow_starters`` and ``flow_administrators``, and ``run`` (defaults for runs:
+``label``, ``tags``, ``body``) are optional. ``source`` is free-form
+metadata, kept but never sent. Any other key is an error, so a misspelt
+field cannot be silently ignored. The file's stem is the flow's name, which
+is also its storage namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._definitions import check_definition, check_json_object
+from ._errors import AioflowsError
+from ._principals import FLOW_ROLE_FIELDS, check_role_lists, check_uuid, group_urn
+
+if TYPE_CHECKING:
+    from ._session import Session
+    from .managers import FlowsManager
+
+__all__ = [
+    "SPEC_KEYS",
+    "FlowSpec",
+    "RunDefaults",
+    "SpecError",
+    "SpecLoad",
+    "load_spec",
+    "load_specs",
+]
+
+log = logging.getLogger(__name__)
+
+SPEC_KEYS = frozenset(
+    {
+        "definition",
+        "description",
+        "flow_administrators",
+        "flow_id",
+        "flow_starters",
+        "flow_viewers",
+        "group",
+        "input_schema",
+        "keywords",
+        "run",
+        "source",
+        "subscription_id",
+        "subtitle",
+        "title",
+    }
+)
+RUN_KEYS = frozenset({"body", "label", "tags"})
+
+_SUFFIX = ".json"
+
+
+class SpecError(AioflowsError, ValueError):
+    """A flow spec file cannot be read, is not valid JSON, or has invalid fields.
+
+    Attributes:
+        path: The spec file, or None for a spec built from a mapping.
+        line: The line of a JSON syntax error (1-based), else None.
+        column: The column of a JSON syntax error (1-based), else None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+@attrs.frozen
+class RunDefaults:
+    """Defaults for every run of a flow, from the spec's ``run`` object.
+
+    Attributes:
+        label: The run label; a label given at run time wins.
+        tags: The run tags; tags given at run time win.
+        body: The run input used when none is given at run time.
+    """
+
+    label: str | None = None
+    tags: tuple[str, ...] | None = None
+    body: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class FlowSpec:
+    """One flow as a spec file describes it.
+
+    Attributes:
+        name: The flow's name and storage namespace (the file's stem).
+        definition: The flow definition.
+        title: The flow title; None means the name is used.
+        input_schema: The input schema; None means a permissive schema.
+        subtitle: The flow subtitle, if any.
+        description: The flow description, if any.
+        keywords: Search keywords, if any.
+        group: A Globus group id that gets every flow and run role.
+        subscription_id: The subscription to deploy the flow under.
+        flow_id: The id of an existing flow to adopt instead of creating one.
+        roles: Role lists given explicitly (``flow_viewers``,
+            ``flow_starters``, ``flow_administrators``); they override the
+            lists derived from *group*.
+        run: Defaults for runs.
+        source: Free-form metadata about where the flow came from.
+        path: The file the spec was read from, or None.
+    """
+
+    name: str
+    definition: dict[str, Any] = attrs.field(repr=False)
+    title: str | None = None
+    input_schema: dict[str, Any] | None = attrs.field(default=None, repr=False)
+    subtitle: str | None = None
+    description: str | None = None
+    keywords: tuple[str, ...] | None = None
+    group: str | None = None
+    subscription_id: str | None = None
+    flow_id: str | None = None
+    roles: dict[str, list[str]] = attrs.field(factory=dict, repr=False)
+    run: RunDefaults = attrs.field(factory=RunDefaults, repr=False)
+    source: dict[str, Any] | None = attrs.field(default=None, repr=False)
+    path: Path | None = None
+
+    @classmethod
+    def from_mapping(
+        cls, name: str, data: Any, *, path: Path | None = None
+    ) -> FlowSpec:
+        """Check the fields of a parsed spec and build a FlowSpec.
+
+        Args:
+            name: The flow's name.
+            data: The parsed JSON document.
+            path: The file it came from, used in error messages.
+
+        Raises:
+            SpecError: A required field is missing, a field has the wrong
+                type or an invalid value, or a key is unknown.
+        """
+        where = str(path) if path is not None else name
+        if not isinstance(data, Mapping):
+            raise SpecError(
+                f"{where}: a flow spec must be a JSON object, got {_json_type(data)}",
+                path=path,
+            )
+        try:
+            return _parse(name, data, path)
+        except (TypeError, ValueError) as error:
+            if isinstance(error, SpecError):
+                raise
+            raise SpecError(f"{where}: {error}", path=path) from None
+
+    @classmethod
+    def from_json(cls, text: str, name: str, *, path: Path | None = None) -> FlowSpec:
+        """Parse the JSON text of a spec and build a FlowSpec.
+
+        Raises:
+            SpecError: The text is not valid JSON (the message gives the line
+                and column) or its fields are invalid.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            where = str(path) if path is not None else name
+            raise SpecError(
+                f"{where}: invalid JSON at line {error.lineno}, column {error.colno}: "
+                f"{error.msg}",
+                path=path,
+                line=error.lineno,
+                column=error.colno,
+            ) from None
+        return cls.from_mapping(name, data, path=path)
+
+    def flow_kwargs(self) -> dict[str, Any]:
+        """Return the optional fields sent on create and update."""
+        fields: dict[str, Any] = {}
+        if self.subtitle is not None:
+            fields["subtitle"] = self.subtitle
+        if self.description is not None:
+            fields["description"] = self.description
+        if self.keywords is not None:
+            fields["keywords"] = list(self.keywords)
+        fields.update({field: list(value) for field, value in self.roles.items()})
+        return fields
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """Return the run defaults that apply to every run request."""
+        fields: dict[str, Any] = {}
+        if self.run.label is not None:
+            fields["label"] = self.run.label
+        if self.run.tags is not None:
+            fields["tags"] = list(self.run.tags)
+        return fields
+
+    def to_manager(self, session: Session | None = None) -> FlowsManager:
+        """Build the FlowsManager that keeps this flow deployed.
+
+        Args:
+            session: The Session the manager sends requests through; None
+                lets the manager create its own.
+        """
+        from .managers import FlowsManager
+
+        return FlowsManager(
+            flow_id=self.flow_id,
+            flow_definition=self.definition,
+            flow_schema=self.input_schema,
+            flow_title=self.title,
+            subscription_id=self.subscription_id,
+            globus_group=self.group,
+            flow_kwargs=self.flow_kwargs(),
+            run_kwargs=self.run_kwargs(),
+            session=session,
+            name=self.name,
+        )
+
+
+@attrs.frozen
+class SpecLoad:
+    """The outcome of reading many spec files.
+
+    Attributes:
+        specs: The specs read, in the order of the files.
+        errors: One SpecError per file that could not be used.
+    """
+
+    specs: tuple[FlowSpec, ...]
+    errors: tuple[SpecError, ...]
+
+
+def load_spec(path: str | Path) -> FlowSpec:
+    """Read one spec file. This blocks: call it from a worker thread in async code.
+
+    Raises:
+        SpecError: The file cannot be read, is not UTF-8 or valid JSON, or
+            its fields are invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            f"{path}: not valid UTF-8 at byte {error.start}; save the file as UTF-8",
+            path=path,
+        ) from None
+    except OSError as error:
+        raise SpecError(
+            f"{path}: cannot read the file: {error.strerror}", path=path
+        ) from None
+    return FlowSpec.from_json(text, path.stem, path=path)
+
+
+def load_specs(paths: Iterable[str | Path]) -> SpecLoad:
+    """Read every spec file under *paths*, keeping going past bad files.
+
+    A directory contributes its ``*.json`` files (not those of its
+    subdirectories), sorted by name; a file is read as given. Two specs with
+    the same name are an error for the second, because they would share a
+    storage namespace. This blocks: call it from a worker thread in async
+    code.
+
+    Raises:
+        SpecError: A path does not exist, or a directory has no spec file.
+            Errors in single files are returned in ``errors``, not raised.
+    """
+    specs: list[FlowSpec] = []
+    errors: list[SpecError] = []
+    seen: dict[str, Path] = {}
+
+    for file in _spec_files(paths):
+        try:
+            spec = load_spec(file)
+        except SpecError as error:
+            errors.append(error)
+            continue
+
+        first = seen.get(spec.name)
+        if first is not None:
+            errors.append(
+                SpecError(
+                    f"{file}: the flow name {spec.name!r} is already used by {first}; "
+                    "rename one of the files, since the name is the storage namespace",
+                    path=file,
+                )
+            )
+            continue
+        seen[spec.name] = file
+        specs.append(spec)
+
+    return SpecLoad(specs=tuple(specs), errors=tuple(errors))
+
+
+def _spec_files(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(item for item in path.glob(f"*{_SUFFIX}") if item.is_file())
+            if not found:
+                raise SpecError(
+                    f"{path}: the directory has no {_SUFFIX} spec files", path=path
+                )
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise SpecError(f"{path}: no such file or directory", path=path)
+    return files
+
+
+# Field checks. Each raises TypeError or ValueError naming the field;
+# FlowSpec.from_mapping turns them into a SpecError naming the file.
+
+
+def _parse(name: str, data: Mapping[str, Any], path: Path | None) -> FlowSpec:
+    unknown = sorted(set(data) - SPEC_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the allowed keys are {', '.join(sorted(SPEC_KEYS))}"
+        )
+    if data.get("definition") is None:
+        raise ValueError("missing 'definition': a spec needs the flow definition")
+    definition = _check_object(data["definition"], "'definition'")
+
+    return FlowSpec(
+        name=name,
+        definition=check_definition(definition, "'definition'"),
+        title=_optional(data, "title", _check_text),
+        input_schema=_optional(data, "input_schema", _check_object),
+        subtitle=_optional(data, "subtitle", _check_text),
+        description=_optional(data, "description", _check_text),
+        keywords=_optional(data, "keywords", _check_strings),
+        group=_optional(data, "group", _check_group),
+        subscription_id=_optional(data, "subscription_id", check_uuid),
+        flow_id=_optional(data, "flow_id", check_uuid),
+        roles=_roles(data),
+        run=_optional(data, "run", _check_run) or RunDefaults(),
+        source=_optional(data, "source", _check_object),
+        path=path,
+    )
+
+
+def _optional(data: Mapping[str, Any], field: str, check: Any, prefix: str = "") -> Any:
+    """Return None for a missing or null field, else the checked value."""
+    value = data.get(field)
+    if value is None:
+        return None
+    return check(value, repr(prefix + field))
+
+
+def _check_text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a string, got {_json_type(value)}")
+    return value
+
+
+def _check_object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{field} must be a JSON object, got {_json_type(value)}")
+    return check_json_object(value, field)
+
+
+def _check_strings(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"{field} must be a list of strings, got {_json_type(value)}")
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError(
+                f"{field} must be a list of strings, but it contains {_json_type(item)}: {item!r}"
+            )
+    return tuple(value)
+
+
+def _check_group(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a group id string, got {_json_type(value)}")
+    return group_urn(value).rsplit(":", 1)[1]
+
+
+def _roles(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    listed = {
+        field: data[field] for field in FLOW_ROLE_FIELDS if data.get(field) is not None
+    }
+    for field, value in listed.items():
+        if not isinstance(value, list):
+            raise TypeError(
+                f"{field!r} must be a list of principal URNs, got {_json_type(value)}"
+            )
+    return check_role_lists(listed, FLOW_ROLE_FIELDS)
+
+
+def _check_run(value: Any, field: str) -> RunDefaults:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{field} must be a JSON object, got {_json_type(value)}")
+    unknown = sorted(set(value) - RUN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"in {field}; the allowed keys are {', '.join(sorted(RUN_KEYS))}"
+        )
+    return RunDefaults(
+        label=_optional(value, "label", _check_text, "run."),
+        tags=_optional(value, "tags", _check_strings, "run."),
+        body=_optional(value, "body", _check_object, "run."),
+    )
+
+
+def _json_type(value: Any) -> str:
+    """Name the JSON type of a parsed value, as a spec author would call it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__

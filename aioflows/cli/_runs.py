@@ -1,0 +1,252 @@
+"""``aioflows run``, ``status`` and ``watch``: start a flow and follow its runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._errors import AioflowsError, RunFailed
+from .._principals import check_uuid
+from .._specs import FlowSpec, SpecError, load_spec
+from ..managers import FlowsManager
+from ._options import CommonOptions, common_options
+from ._render import run_table
+from ._runtime import INTERRUPTED_EXIT_CODE, Interrupted, Runtime
+
+__all__ = ["run_command", "status_command", "watch_command"]
+
+# Status and watch only read runs, so their manager needs no flow; its name
+# is never written to the state file.
+_READER_NAME = "aioflows-cli"
+
+
+def _run_id(context: click.Context, parameter: click.Parameter, value: str) -> str:
+    try:
+        return check_uuid(value, "RUN_ID")
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+_INTERVAL = click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Seconds between the first two polls; later polls slow down while the "
+    "status stays the same.",
+)
+
+
+@click.command("run")
+@click.argument("name")
+@click.option(
+    "--flows",
+    "spec_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A spec file, or a directory with NAME.json, to sync before the run. "
+    "Without it, NAME is a spec file or a flow already recorded in the state file.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+    help="A JSON file with the run's input ('-' reads stdin). Default: the spec's "
+    "run.body, else {}.",
+)
+@click.option("--label", help="The run's label; at most 64 characters are kept.")
+@click.option(
+    "--tag", "tags", multiple=True, help="A tag for the run; repeat for more."
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Wait for the run to end and exit 1 unless it succeeded.",
+)
+@_INTERVAL
+@common_options
+@click.pass_context
+def run_command(
+    context: click.Context,
+    name: str,
+    spec_paths: tuple[Path, ...],
+    input_path: Path | None,
+    label: str | None,
+    tags: tuple[str, ...],
+    watch: bool,
+    interval: float,
+    options: CommonOptions,
+) -> None:
+    """Start a run of the flow NAME, syncing it first when its spec is known.
+
+    NAME is a flow's name (the stem of its spec file) or the path of a spec file.
+    """
+    runtime = Runtime(options)
+    runtime.check_ready()
+    spec = _find_spec(name, spec_paths)
+    body = _read_input(input_path) if input_path is not None else _default_body(spec)
+    flow_name = spec.name if spec is not None else name
+
+    async def main() -> dict[str, Any]:
+        async with runtime.session() as session:
+            manager = (
+                spec.to_manager(session)
+                if spec is not None
+                else FlowsManager(name=flow_name, session=session)
+            )
+            if spec is None and await manager.get_flow_id() is None:
+                raise click.ClickException(
+                    f"no flow named {flow_name!r} in the state file {runtime.state_path}; "
+                    "sync its spec first (aioflows sync DIR) or pass --flows DIR"
+                )
+            run = await manager.run_flow(body, label=label, tags=list(tags) or None)
+            if options.verbosity >= 0:
+                runtime.stderr.print(
+                    f"Started run {run.get('run_id')} of flow {flow_name!r}"
+                )
+            if not watch:
+                return run
+            return await _follow(runtime, manager, str(run["run_id"]), interval)
+
+    run = _run(context, runtime, main)
+    _print_run(runtime, run)
+    context.exit(_exit_code(run) if watch else 0)
+
+
+@click.command("status")
+@click.argument("run_id", callback=_run_id)
+@common_options
+@click.pass_context
+def status_command(context: click.Context, run_id: str, options: CommonOptions) -> None:
+    """Print the status of the run RUN_ID."""
+    runtime = Runtime(options)
+    runtime.check_ready()
+
+    async def main() -> dict[str, Any]:
+        async with runtime.session() as session:
+            return await FlowsManager(name=_READER_NAME, session=session).get_status(
+                run_id
+            )
+
+    _print_run(runtime, _run(context, runtime, main))
+    context.exit(0)
+
+
+@click.command("watch")
+@click.argument("run_id", callback=_run_id)
+@_INTERVAL
+@common_options
+@click.pass_context
+def watch_command(
+    context: click.Context, run_id: str, interval: float, options: CommonOptions
+) -> None:
+    """Follow the run RUN_ID until it ends; exit 1 unless it succeeded."""
+    runtime = Runtime(options)
+    runtime.check_ready()
+
+    async def main() -> dict[str, Any]:
+        async with runtime.session() as session:
+            manager = FlowsManager(name=_READER_NAME, session=session)
+            return await _follow(runtime, manager, run_id, interval)
+
+    run = _run(context, runtime, main)
+    _print_run(runtime, run)
+    context.exit(_exit_code(run))
+
+
+def _run(
+    context: click.Context,
+    runtime: Runtime,
+    main: Callable[[], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Run *main*, turning aioflows errors into messages and Ctrl-C into exit 130."""
+    try:
+        return runtime.run(main)
+    except Interrupted:
+        runtime.stderr.print("Interrupted.")
+        context.exit(INTERRUPTED_EXIT_CODE)
+    except RunFailed as error:
+        _print_run(runtime, error.run)
+        raise click.ClickException(str(error)) from None
+    except (AioflowsError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+async def _follow(
+    runtime: Runtime, manager: FlowsManager, run_id: str, interval: float
+) -> dict[str, Any]:
+    final: dict[str, Any] = {}
+    last_status = None
+    async for run in manager.watch_run(run_id, interval):
+        final = run
+        status = run.get("status")
+        if status != last_status and runtime.options.verbosity >= 0:
+            runtime.stderr.print(f"Run {run_id}: {status}")
+        last_status = status
+    return final
+
+
+def _print_run(runtime: Runtime, run: Mapping[str, Any]) -> None:
+    if runtime.options.json:
+        click.echo(json.dumps(run, indent=2))
+    elif runtime.options.verbosity >= 0:
+        runtime.stdout.print(run_table(run))
+
+
+def _exit_code(run: Mapping[str, Any]) -> int:
+    return 0 if run.get("status") == "SUCCEEDED" else 1
+
+
+def _find_spec(name: str, spec_paths: tuple[Path, ...]) -> FlowSpec | None:
+    """Return the spec of NAME: a spec file path, or NAME.json under --flows."""
+    try:
+        candidate = Path(name)
+        if candidate.suffix == ".json" and candidate.is_file():
+            return load_spec(candidate)
+
+        for path in spec_paths:
+            file = path / f"{name}.json" if path.is_dir() else path
+            if file.is_file() and file.stem == name:
+                return load_spec(file)
+    except SpecError as error:
+        raise click.ClickException(str(error)) from None
+
+    if spec_paths:
+        searched = ", ".join(str(path) for path in spec_paths)
+        raise click.ClickException(
+            f"no spec named {name!r} ({name}.json) in {searched}"
+        )
+    return None
+
+
+def _read_input(path: Path) -> dict[str, Any]:
+    from_stdin = str(path) == "-"
+    where = "stdin" if from_stdin else str(path)
+    try:
+        text = sys.stdin.read() if from_stdin else path.read_text(encoding="utf-8")
+        body = json.loads(text)
+    except OSError as error:
+        raise click.ClickException(
+            f"--input {where}: cannot read it: {error.strerror}"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(
+            f"--input {where}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+
+    if not isinstance(body, dict):
+        raise click.ClickException(
+            f"--input {where}: the run input must be a JSON object"
+        )
+    return body
+
+
+def _default_body(spec: FlowSpec | None) -> dict[str, Any]:
+    if spec is None or spec.run.body is None:
+        return {}
+    return dict(spec.run.body)

@@ -1,0 +1,203 @@
+"""The context of one command: state paths, credentials, a Session, an event loop."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import attrs
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from .._paths import default_state_path
+from .._session import Session
+from ..auth import StaticTokenProvider
+from ..storage import JSONFileStorage
+from ._options import CommonOptions
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
+
+__all__ = [
+    "EMULATOR_DIRECTORY",
+    "INTERRUPTED_EXIT_CODE",
+    "TOKEN_VARIABLE",
+    "Interrupted",
+    "Runtime",
+]
+
+log = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "AIOFLOWS_ACCESS_TOKEN"
+EMULATOR_DIRECTORY = Path(".aioflows")
+INTERRUPTED_EXIT_CODE = 130
+
+_LEVELS = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+
+T = TypeVar("T")
+
+_NO_CREDENTIALS = f"""\
+No credentials for the Globus services: {TOKEN_VARIABLE} is not set and \
+--emulator was not given.
+
+- To try aioflows on this machine, add --emulator: an embedded emulator \
+responds in place of Globus, with its state in ./.aioflows/.
+- To use a real or loopback service, set {TOKEN_VARIABLE} to an access token \
+(for example the one that 'aioflows emulator serve' prints), and for a \
+loopback emulator set GLOBUS_SDK_SERVICE_URL_FLOWS to its URL.
+
+Interactive login ('aioflows login') is not available yet."""
+
+
+class Interrupted(Exception):
+    """Raised by :meth:`Runtime.run` when the user pressed Ctrl-C."""
+
+
+@attrs.define
+class Runtime:
+    """Builds what a command needs from its :class:`CommonOptions`.
+
+    Args:
+        options: The command's shared options.
+        stderr: The console for progress, logs and messages.
+        stdout: The console for tables and JSON.
+    """
+
+    options: CommonOptions
+    stderr: Console = attrs.field(factory=lambda: Console(stderr=True))
+    stdout: Console = attrs.field(factory=Console)
+
+    @property
+    def state_path(self) -> Path:
+        """The state file to use."""
+        if self.options.state is not None:
+            return self.options.state.expanduser().absolute()
+        if self.options.emulator:
+            return (EMULATOR_DIRECTORY / "state.json").absolute()
+        return default_state_path()
+
+    @property
+    def emulator_path(self) -> Path:
+        """The embedded emulator's state file."""
+        if self.options.emulator_state is not None:
+            return self.options.emulator_state.expanduser().absolute()
+        return (EMULATOR_DIRECTORY / "emulator.json").absolute()
+
+    def storage(self) -> JSONFileStorage:
+        """Return the storage of the state file."""
+        return JSONFileStorage(self.state_path)
+
+    def check_ready(self) -> None:
+        """Fail before any request when neither credentials nor ``--emulator`` are given.
+
+        Raises:
+            click.ClickException: No token and no emulator, or the chosen
+                backend or the emulator is not installed.
+        """
+        if self.options.backend == "trio" and importlib.util.find_spec("trio") is None:
+            raise click.UsageError("--backend trio needs trio: pip install trio")
+        if self.options.emulator:
+            _import_emulator()
+            return
+        if not os.environ.get(TOKEN_VARIABLE):
+            raise click.ClickException(_NO_CREDENTIALS)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        """Open the Session of this command; with ``--emulator``, save its state at the end."""
+        self.check_ready()
+        if not self.options.emulator:
+            tokens = StaticTokenProvider(default=os.environ[TOKEN_VARIABLE])
+            async with Session(tokens=tokens, storage=self.storage()) as session:
+                yield session
+            return
+
+        emulator = await self._load_emulator()
+        try:
+            tokens = StaticTokenProvider(default=emulator.static_token)
+            transport = emulator.transport()
+            async with Session(
+                tokens=tokens, storage=self.storage(), transport=transport
+            ) as session:
+                yield session
+        finally:
+            # Saved even on Ctrl-C or an error, so the emulator's flows stay in
+            # step with the state file that already records them.
+            with anyio.CancelScope(shield=True):
+                await self._save_emulator(emulator)
+
+    def run(self, main: Callable[[], Awaitable[T]]) -> T:
+        """Run *main* on the chosen backend with logging set up.
+
+        Raises:
+            Interrupted: The user pressed Ctrl-C.
+        """
+        with self.logging():
+            try:
+                return anyio.run(main, backend=self.options.backend)
+            except BaseException as error:
+                if _contains_interrupt(error):
+                    raise Interrupted from None
+                raise
+
+    @contextmanager
+    def logging(self) -> Iterator[None]:
+        """Send aioflows' log records to stderr at the level of ``-v``/``-q``."""
+        logger = logging.getLogger("aioflows")
+        handler = RichHandler(
+            console=self.stderr, show_time=False, show_path=False, markup=False
+        )
+        previous_level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(_LEVELS[self.options.verbosity])
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(previous_level)
+
+    async def _load_emulator(self) -> Emulator:
+        emulator_class = _import_emulator()
+        path = self.emulator_path
+        try:
+            emulator: Emulator = await emulator_class.load(path)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        log.debug("Emulator state: %s", path)
+        return emulator
+
+    async def _save_emulator(self, emulator: Emulator) -> None:
+        path = self.emulator_path
+        await emulator.save(path)
+        log.debug("Saved the emulator's state to %s", path)
+
+
+def _contains_interrupt(error: BaseException) -> bool:
+    """Return whether *error* is a KeyboardInterrupt or a group that contains one.
+
+    trio raises Ctrl-C inside whichever task runs, so a task group can wrap
+    it in an exception group together with other errors.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    children = getattr(error, "exceptions", None)
+    if not isinstance(children, tuple):
+        return False
+    return any(_contains_interrupt(child) for child in children)
+
+
+def _import_emulator() -> Any:
+    try:
+        from ..emulator import Emulator
+    except ImportError as error:
+        raise click.ClickException(
+            f"the embedded emulator is not available: {error}"
+        ) from None
+    return Emulator

@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_support import Cli, copy_examples
+
+# Emulated runs take about a second of wall time; poll often so tests stay short.
+FAST = ("--interval", "0.1")
+
+
+def test_run_watch_succeeds(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+
+    result = aioflows_cli.invoke(
+        "run",
+        "two-hop-transfer",
+        "--flows",
+        str(flows),
+        "--emulator",
+        "--watch",
+        "--json",
+        *FAST,
+    )
+
+    run = json.loads(result.stdout)
+    assert result.exit_code == 0
+    assert run["status"] == "SUCCEEDED"
+    assert run["label"] == "two-hop example"
+    assert run["tags"] == ["example"]
+
+
+def test_run_syncs_spec_first(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+
+    run = aioflows_cli.json("run", str(flows / "route-by-file-size.json"), "--emulator")
+
+    report = aioflows_cli.json(
+        "sync", str(flows / "route-by-file-size.json"), "--emulator"
+    )
+    assert report["results"][0]["flow_id"] == run["flow_id"]
+    assert report["results"][0]["outcome"] == "unchanged"
+
+
+def test_run_failed_exit_one(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+
+    result = aioflows_cli.invoke(
+        "run",
+        "reject-unapproved-dataset",
+        "--flows",
+        str(flows),
+        "--emulator",
+        "--watch",
+        *FAST,
+    )
+
+    assert result.exit_code == 1
+    assert "FAILED" in result.stdout
+
+
+def test_run_options_override_spec(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    body = workdir / "input.json"
+    body.write_text(
+        json.dumps(
+            {
+                "approved": True,
+                "source_collection": "s",
+                "shared_collection": "d",
+                "dataset_path": "/x/",
+            }
+        )
+    )
+
+    result = aioflows_cli.invoke(
+        "run",
+        "reject-unapproved-dataset",
+        "--flows",
+        str(flows),
+        "--input",
+        str(body),
+        "--label",
+        "approved run",
+        "--tag",
+        "a",
+        "--tag",
+        "b",
+        "--emulator",
+        "--watch",
+        "--json",
+        *FAST,
+    )
+
+    run = json.loads(result.stdout)
+    assert result.exit_code == 0
+    assert run["status"] == "SUCCEEDED"
+    assert run["label"] == "approved run"
+    assert run["tags"] == ["a", "b"]
+
+
+def test_run_input_from_stdin(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    body = {
+        "approved": True,
+        "source_collection": "s",
+        "shared_collection": "d",
+        "dataset_path": "/",
+    }
+
+    result = aioflows_cli.invoke(
+        "run",
+        "reject-unapproved-dataset",
+        "--flows",
+        str(flows),
+        "--input",
+        "-",
+        "--emulator",
+        "--json",
+        input=json.dumps(body),
+    )
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["status"] in {"ACTIVE", "SUCCEEDED"}
+
+
+def test_run_invalid_input_rejected(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    body = workdir / "input.json"
+    body.write_text("[1, 2")
+
+    result = aioflows_cli.invoke(
+        "run",
+        "two-hop-transfer",
+        "--flows",
+        str(flows),
+        "--input",
+        str(body),
+        "--emulator",
+    )
+
+    assert result.exit_code == 1
+    assert "invalid JSON at line 1" in result.stderr
+
+
+def test_run_recorded_flow_by_name(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    aioflows_cli.json("sync", str(flows), "--emulator")
+    body = workdir / "input.json"
+    spec = json.loads((flows / "route-by-file-size.json").read_text())
+    body.write_text(json.dumps(spec["run"]["body"]))
+
+    run = aioflows_cli.json(
+        "run", "route-by-file-size", "--input", str(body), "--emulator"
+    )
+
+    assert run["status"] in {"ACTIVE", "SUCCEEDED"}
+    assert (
+        run["flow_id"]
+        == json.loads((workdir / ".aioflows" / "state.json").read_text())[
+            "route-by-file-size"
+        ]["flow_id"]
+    )
+
+
+def test_run_unknown_flow_explained(aioflows_cli: Cli, workdir: Path) -> None:
+    result = aioflows_cli.invoke("run", "nowhere", "--emulator")
+
+    assert result.exit_code == 1
+    assert "no flow named 'nowhere'" in result.stderr
+
+
+def test_run_unknown_spec_explained(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+
+    result = aioflows_cli.invoke("run", "nowhere", "--flows", str(flows), "--emulator")
+
+    assert result.exit_code == 1
+    assert "no spec named 'nowhere'" in result.stderr
+
+
+def test_status_and_watch(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    started = aioflows_cli.json(
+        "run", "two-hop-transfer", "--flows", str(flows), "--emulator"
+    )
+
+    status = aioflows_cli.json("status", started["run_id"], "--emulator")
+    watched = aioflows_cli.invoke(
+        "watch", started["run_id"], "--emulator", "--json", *FAST
+    )
+
+    assert status["run_id"] == started["run_id"]
+    assert watched.exit_code == 0
+    assert json.loads(watched.stdout)["status"] == "SUCCEEDED"
+
+
+def test_status_table(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    started = aioflows_cli.json(
+        "run", "two-hop-transfer", "--flows", str(flows), "--emulator"
+    )
+
+    result = aioflows_cli.invoke("status", started["run_id"], "--emulator")
+
+    assert result.exit_code == 0
+    assert started["run_id"] in result.stdout
+    assert "two-hop example" in result.stdout
+
+
+def test_status_unknown_run(aioflows_cli: Cli, workdir: Path) -> None:
+    result = aioflows_cli.invoke(
+        "status", "0a0a0a0a-0000-4000-8000-000000000001", "--emulator"
+    )
+
+    assert result.exit_code == 1
+    assert "HTTP 404" in result.stderr
+
+
+def test_status_bad_run_id(aioflows_cli: Cli, workdir: Path) -> None:
+    result = aioflows_cli.invoke("status", "run-1", "--emulator")
+
+    assert result.exit_code == 2
+    assert "RUN_ID must be a UUID" in result.stderr
+
+
+def test_watch_needs_credentials(aioflows_cli: Cli, workdir: Path) -> None:
+    result = aioflows_cli.invoke("watch", "0a0a0a0a-0000-4000-8000-000000000001")
+
+    assert result.exit_code == 1
+    assert "AIOFLOWS_ACCESS_TOKEN" in result.stderr
