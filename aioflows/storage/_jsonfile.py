@@ -1,0 +1,344 @@
+"""A storage backend that keeps every namespace in one human-readable JSON file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import attrs
+import filelock
+
+from .._errors import StorageError
+from ._files import make_private_dirs, replace_file
+from ._loop_locks import loop_lock
+from ._options import check_timeout, to_path
+from ._protocol import JSONValue
+from ._values import check_keys, check_name, decode_value, encode_value, encode_values
+
+__all__ = ["JSONFileStorage"]
+
+logger = logging.getLogger(__name__)
+
+State = dict[str, dict[str, Any]]
+
+_FIX_ADVICE = (
+    "Fix the file or move it aside; aioflows never resets a file it cannot read."
+)
+
+# How often a thread waiting for another process's lock checks for cancellation.
+_LOCK_POLL_SECONDS = 0.05
+
+
+@attrs.define(eq=False)
+class JSONFileStorage:
+    """A storage that keeps every namespace in one JSON file.
+
+    The file contains one JSON object, ``{namespace: {key: value}}``,
+    indented with sorted keys so people can read and diff it. Constructing
+    the object does no I/O. A missing file reads as empty and is created
+    with mode 0600, together with missing parent directories (mode 0700),
+    at the first write.
+
+    Each write takes an in-process lock and then an inter-process lock on
+    ``<path>.lock``. It re-reads the file, applies only its own change and
+    replaces the file atomically, so concurrent writers in several
+    processes lose no update. A write that changes nothing leaves the file
+    untouched. Reads take no lock, because the atomic replace never shows a
+    partial file.
+
+    Args:
+        path: The state file. A relative path is resolved against the
+            working directory at each call.
+        timeout: Maximum seconds to wait for another process's lock before
+            raising StorageError.
+    """
+
+    path: Path = attrs.field(converter=to_path)
+    timeout: float = attrs.field(
+        default=30.0, kw_only=True, repr=False, validator=check_timeout
+    )
+
+    @property
+    def lock_path(self) -> Path:
+        """The file that the inter-process lock uses, ``<path>.lock``."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    async def get(self, namespace: str, key: str) -> JSONValue | None:
+        """Return the value stored under ``key``, or None when it is missing.
+
+        Raises:
+            TypeError: ``namespace`` or ``key`` is not a str.
+            ValueError: ``namespace`` or ``key`` is empty.
+            StorageError: The file cannot be read or is not a valid state file.
+        """
+        check_name(namespace, "namespace")
+        check_name(key, "key")
+
+        state = await anyio.to_thread.run_sync(_read_state, self.path)
+        return state.get(namespace, {}).get(key)
+
+    async def set(self, namespace: str, key: str, value: JSONValue) -> None:
+        """Store ``value`` under ``key``, replacing any previous value.
+
+        Raises:
+            TypeError: An argument has the wrong type, or ``value`` is not
+                JSON-serialisable. Nothing is written then.
+            ValueError: ``namespace`` or ``key`` is empty.
+            StorageError: The file cannot be read or written, or the lock
+                timed out.
+        """
+        check_name(namespace, "namespace")
+        check_name(key, "key")
+        text = encode_value(namespace, key, value)
+
+        await self._update(lambda state: _set_values(state, namespace, {key: text}))
+
+    async def delete(self, namespace: str, key: str) -> None:
+        """Remove ``key``. Removing a missing key writes nothing.
+
+        Raises:
+            TypeError: ``namespace`` or ``key`` is not a str.
+            ValueError: ``namespace`` or ``key`` is empty.
+            StorageError: The file cannot be read or written, or the lock
+                timed out.
+        """
+        check_name(namespace, "namespace")
+        check_name(key, "key")
+
+        await self._update(lambda state: _delete_keys(state, namespace, [key]))
+
+    async def set_many(self, namespace: str, values: Mapping[str, JSONValue]) -> None:
+        """Store every item of ``values`` in one atomic change.
+
+        Raises:
+            TypeError: An argument has the wrong type, or a value is not
+                JSON-serialisable. Nothing is written then.
+            ValueError: ``namespace`` or a key is empty.
+            StorageError: The file cannot be read or written, or the lock
+                timed out.
+        """
+        check_name(namespace, "namespace")
+        texts = encode_values(namespace, values)
+        if not texts:
+            return
+
+        await self._update(lambda state: _set_values(state, namespace, texts))
+
+    async def delete_many(self, namespace: str, keys: Iterable[str]) -> None:
+        """Remove every key in ``keys`` in one atomic change, skipping missing ones.
+
+        Raises:
+            TypeError: ``namespace`` or a key is not a str, or ``keys`` is a
+                single str.
+            ValueError: ``namespace`` or a key is empty.
+            StorageError: The file cannot be read or written, or the lock
+                timed out.
+        """
+        check_name(namespace, "namespace")
+        names = check_keys(keys)
+        if not names:
+            return
+
+        await self._update(lambda state: _delete_keys(state, namespace, names))
+
+    async def items(self, namespace: str) -> dict[str, JSONValue]:
+        """Return a copy of the keys and values in ``namespace``, {} when empty.
+
+        Raises:
+            TypeError: ``namespace`` is not a str.
+            ValueError: ``namespace`` is empty.
+            StorageError: The file cannot be read or is not a valid state file.
+        """
+        check_name(namespace, "namespace")
+
+        state = await anyio.to_thread.run_sync(_read_state, self.path)
+        return state.get(namespace, {})
+
+    async def namespaces(self) -> list[str]:
+        """Return the sorted names of the namespaces that contain at least one key.
+
+        Raises:
+            StorageError: The file cannot be read or is not a valid state file.
+        """
+        state = await anyio.to_thread.run_sync(_read_state, self.path)
+        return sorted(namespace for namespace, stored in state.items() if stored)
+
+    async def _update(self, change: Callable[[State], None]) -> None:
+        # The in-process lock keeps tasks from tying up one worker thread each
+        # while they wait for the inter-process lock.
+        async with loop_lock(self):
+            await anyio.to_thread.run_sync(self._update_blocking, change)
+
+    def _update_blocking(self, change: Callable[[State], None]) -> None:
+        try:
+            make_private_dirs(self.path.parent)
+        except OSError as error:
+            raise StorageError(
+                f"Cannot create the directory {self.path.parent} for the state file: "
+                f"{error.strerror or error}. Create it or choose another path.",
+                path=str(self.path),
+            ) from error
+
+        lock = filelock.FileLock(self.lock_path, mode=0o600, thread_local=False)
+        try:
+            self._acquire(lock)
+        except OSError as error:
+            raise StorageError(
+                f"Cannot open the lock file {self.lock_path}: "
+                f"{error.strerror or error}. Check the permissions of its directory.",
+                path=str(self.path),
+            ) from error
+
+        try:
+            self._apply(change)
+        finally:
+            lock.release()
+
+    def _acquire(self, lock: filelock.BaseFileLock) -> None:
+        # Short waits in a loop let a cancelled task stop waiting for the lock.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                lock.acquire(timeout=_LOCK_POLL_SECONDS)
+            except filelock.Timeout:
+                pass
+            else:
+                return
+
+            anyio.from_thread.check_cancelled()
+            if time.monotonic() >= deadline:
+                raise StorageError(
+                    f"Timed out after {self.timeout} s waiting for the lock file "
+                    f"{self.lock_path}: another process is writing the state file. "
+                    f"Retry later, or raise the timeout if writes are slow.",
+                    path=str(self.path),
+                )
+
+    def _apply(self, change: Callable[[State], None]) -> None:
+        state = _read_state(self.path)
+        before = _canonical(state)
+
+        change(state)
+        if _canonical(state) == before:
+            logger.debug("Left %s unchanged: the change was already stored", self.path)
+            return
+
+        data = _render(state, self.path)
+        try:
+            replace_file(self.path, data)
+        except OSError as error:
+            raise StorageError(
+                f"Cannot write the state file {self.path}: {error.strerror or error}. "
+                f"Check the free space and the permissions of its directory.",
+                path=str(self.path),
+            ) from error
+        logger.debug("Wrote %s (%d bytes)", self.path, len(data))
+
+
+def _set_values(state: State, namespace: str, texts: Mapping[str, str]) -> None:
+    stored = state.setdefault(namespace, {})
+    for key, text in texts.items():
+        stored[key] = decode_value(text)
+
+
+def _delete_keys(state: State, namespace: str, keys: Iterable[str]) -> None:
+    stored = state.get(namespace)
+    if stored is None:
+        return
+
+    removed = [stored.pop(key) for key in keys if key in stored]
+    # Drop a namespace emptied by this change, but leave other empty ones
+    # alone so that a change with no effect rewrites nothing.
+    if removed and not stored:
+        del state[namespace]
+
+
+def _read_state(path: Path) -> State:
+    """Read and check the state file; a missing file reads as empty.
+
+    Raises:
+        StorageError: The file cannot be read, is not valid JSON or is not an
+            object of objects.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise StorageError(
+            f"Cannot read the state file {path}: {error.strerror or error}. "
+            f"Check that it is a file this user may read.",
+            path=str(path),
+        ) from error
+
+    try:
+        state = json.loads(data, parse_constant=_reject_constant)
+    except ValueError as error:
+        raise StorageError(
+            f"The state file {path} is not valid JSON ({error}). {_FIX_ADVICE}",
+            path=str(path),
+        ) from error
+
+    _check_shape(state, path)
+    return state  # type: ignore[no-any-return]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON value")
+
+
+def _check_shape(state: Any, path: Path) -> None:
+    if not isinstance(state, dict):
+        raise StorageError(
+            f"The state file {path} must contain a JSON object of namespaces, "
+            f"but its top level is {_json_type(state)}. {_FIX_ADVICE}",
+            path=str(path),
+        )
+
+    for namespace, stored in state.items():
+        if not isinstance(stored, dict):
+            raise StorageError(
+                f"Namespace {namespace!r} in the state file {path} must be a JSON "
+                f"object of keys, but it is {_json_type(stored)}. {_FIX_ADVICE}",
+                path=str(path),
+            )
+
+
+def _json_type(value: Any) -> str:
+    """Name the JSON type of a value that json.loads returned, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _canonical(state: State) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _render(state: State, path: Path) -> bytes:
+    text = json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # Only a \ud800-style escape that someone put into the file can get here,
+        # because set() rejects such strings.
+        raise StorageError(
+            f"The state file {path} contains a str with a lone surrogate escape, "
+            f"which cannot be written as UTF-8. {_FIX_ADVICE}",
+            path=str(path),
+        ) from error
