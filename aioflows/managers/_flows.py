@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
+import anyio
 import attrs
 from globus_sdk.scopes import FlowsScopes, Scope, SpecificFlowScopes
 
@@ -362,15 +363,21 @@ class FlowsManager(ServiceManager):
             self._warn_overridden_roles()
             flow_id = await self.get_flow_id()
 
-            if flow_id is None:
-                flow_id = await self._create_flow(request)
-            else:
-                flow_id = await self._update_or_redeploy(flow_id, request)
+            # A flow the service created must be recorded, or the next sync
+            # creates a duplicate. So cancellation (Ctrl-C, a timeout around
+            # the caller) waits for the request, bounded by the Session's
+            # timeout and retries, and for the storage write.
+            with anyio.CancelScope(shield=True):
+                deployed_id = await self._deploy(flow_id, request)
+                await self.storage.set_many(
+                    self.name, {FLOW_ID_KEY: deployed_id, CHECKSUM_KEY: checksum}
+                )
+            return deployed_id
 
-            await self.storage.set_many(
-                self.name, {FLOW_ID_KEY: flow_id, CHECKSUM_KEY: checksum}
-            )
-            return flow_id
+    async def _deploy(self, flow_id: str | None, request: dict[str, Any]) -> str:
+        if flow_id is None:
+            return await self._create_flow(request)
+        return await self._update_or_redeploy(flow_id, request)
 
     async def _create_flow(self, request: dict[str, Any]) -> str:
         document = await self.session.request_json(

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -811,3 +812,22 @@ async def test_schema_added_later_updates_once(
 
     assert update.call_count == 1
     assert sent_json(update.calls.last)["input_schema"] == schema
+
+
+async def test_cancelled_create_still_recorded(
+    make_manager: Callable[..., FlowsManager],
+    api: respx.MockRouter,
+    ids: FlowIds,
+    storage: MemoryStorage,
+) -> None:
+    async def slow_create(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(0.05)
+        return created(ids, ids.new)
+
+    api.post("/flows").mock(side_effect=slow_create)
+    manager = make_manager(flow_title="T1")
+
+    with anyio.move_on_after(0.01):
+        await manager.register_flow()
+
+    assert await storage.get(manager.name, "flow_id") == ids.new
