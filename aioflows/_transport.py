@@ -1,10 +1,11 @@
 """HTTP transport that spreads requests over many small connection pools.
 
-In httpcore 1.0.9, the pool under ``httpx.AsyncHTTPTransport``, every request
-that enters or leaves a pool rescans all of its connections, once more for
-each queued request.  One pass can hand the same idle connection to several
-queued requests, and every request but one then fails over and rescans, so
-the cost per request grows with the number of concurrent requests in a pool.
+``httpx.AsyncHTTPTransport`` sends requests through an httpcore connection
+pool.  In httpcore 1.0.9, every request that enters or leaves that pool
+rescans all of its connections, once more for each queued request.  One pass
+can hand the same idle connection to several queued requests, and every
+request but one then fails over and rescans, so the cost per request grows
+with the number of concurrent requests in a pool.
 With httpx's default limits (100 connections, 20 kept alive) the pool also
 closes each connection beyond the 20th as soon as it goes idle, so more than
 20 concurrent requests reconnect on nearly every request.
@@ -33,10 +34,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 100
 
-# 1, 2 and 4 connections per shard measured the same CPU per request up to 256
-# concurrent requests, and 10 and 25 did not.  Four lets one shard keep
-# connections to up to four services, so requests that alternate between
-# services do not reconnect.
+# With 1, 2 and 4 connections per shard, CPU per request stayed flat from 16 to
+# 256 concurrent requests, and with 10 and 25 it did not (benchmarks/
+# pool_scaling.py on 2 shared cores).  Four lets one shard keep connections to
+# up to four services, so requests that alternate between services do not
+# reconnect.
 DEFAULT_CONNECTIONS_PER_SHARD = 4
 DEFAULT_KEEPALIVE_EXPIRY = 5.0
 
@@ -88,6 +90,12 @@ def create_transport(
     Returns:
         A transport whose ``aclose()`` closes every shard.
 
+    Note:
+        All origins share the shards.  A request to a fifth origin on a shard
+        whose connections all go to four other origins closes one of them to
+        open its own, so a session that talks to many services at once
+        should raise ``connections_per_shard``.
+
     Raises:
         ValueError: If ``max_connections`` or ``connections_per_shard`` is less
             than 1, or ``retries`` is negative.
@@ -101,8 +109,8 @@ def create_transport(
     shards = []
     for index in range(shard_count):
         size = base_size + 1 if index < larger_count else base_size
-        # Keep-alive equal to the connection limit: the pool never closes a
-        # connection just because it went idle during a burst.
+        # Keep-alive equals the connection limit, so the pool never closes a
+        # connection only because it went idle during a burst.
         limits = httpx.Limits(
             max_connections=size,
             max_keepalive_connections=size,
@@ -264,7 +272,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             ) from error
 
         # No checkpoint lies between acquire() and popleft(), so the deque
-        # always holds at least one slot here.
+        # contains at least one slot here.
         return self._free_slots.popleft()
 
     def _return_slot(self, slot: int) -> None:
@@ -283,7 +291,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             )
 
         # A response built from bytes arrives already read and closed, and
-        # nobody will close its stream again.
+        # httpx.Response.aclose() skips the stream of a closed response.
         if response.is_closed:
             self._return_slot(slot)
             return response

@@ -118,7 +118,7 @@ async def wait_for_stdin_eof() -> None:
 
 
 async def serve(latency: float, max_seconds: float) -> None:
-    """Listen on a free port of 127.0.0.1 and serve until told to stop."""
+    """Listen on a free port of 127.0.0.1 until stdin closes or time runs out."""
     counters = Counters()
     listener = await anyio.create_tcp_listener(
         local_host="127.0.0.1", local_port=0, backlog=1024

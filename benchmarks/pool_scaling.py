@@ -13,12 +13,16 @@ requests from that many worker tasks through each transport under test:
 * ``httpx-aiohttp``: ``httpx_aiohttp.AiohttpTransport`` with httpx's default
   limits, on asyncio only and only when the package is importable.
 
-It prints, per event loop, the client CPU time per request
-(``time.process_time()`` of this process, so the server is not counted), the
-wall time, the latency bound ``ceil(requests / concurrency) * latency``, the
-ratio of wall time to that bound, the same ratio against the bound that 100
-connections allow (``wall/limit``; it differs above 100 concurrent requests),
-and the connections the server accepted during the measured batch.  Each point stops after ``--point-limit`` seconds and
+It prints one row per event loop, transport and concurrency:
+
+* ``cpu ms/req``: client CPU time per request, from ``time.process_time()``
+  of this process, so the server is not counted.
+* ``wall s`` and ``bound s``: the batch's wall time and its latency bound,
+  ``ceil(requests / concurrency) * latency``.
+* ``wall/bound``: wall time over that bound.
+* ``wall/limit``: wall time over the bound that 100 connections allow, which
+  differs from ``wall/bound`` above 100 concurrent requests.
+* ``conns opened``: connections the server accepted during the batch.  Each point stops after ``--point-limit`` seconds and
 the whole run after ``--time-limit`` seconds; the server process is stopped at
 the end in every case.
 
@@ -256,16 +260,25 @@ async def run_backend(
     points: list[Point] = []
     factories = transport_factories(backend, arguments.shard_size)
     if arguments.transports:
-        wanted = arguments.transports.split(",")
-        factories = {name: factories[name] for name in wanted if name in factories}
+        selected = arguments.transports.split(",")
+        factories = {name: factories[name] for name in selected if name in factories}
     stats_limits = httpx.Limits(max_connections=1, keepalive_expiry=None)
 
     async with httpx.AsyncClient(base_url=base_url, limits=stats_limits) as stats:
         for concurrency in arguments.concurrency:
             for name, factory in factories.items():
-                limit = min(arguments.point_limit, deadline - time.monotonic())
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    print(
+                        f"{backend}: the --time-limit of {arguments.time_limit:.0f} s "
+                        "has passed; the remaining points are skipped",
+                        file=sys.stderr,
+                    )
+                    return points
+
+                limit = min(arguments.point_limit, remaining)
                 point = None
-                with anyio.move_on_after(max(limit, 0.0)):
+                with anyio.move_on_after(limit):
                     point = await measure_point(
                         name,
                         factory,
@@ -279,7 +292,8 @@ async def run_backend(
                 if point is None:
                     print(
                         f"{backend}: {name} at concurrency {concurrency} did not "
-                        f"finish within {limit:.0f} s; skipped",
+                        f"finish within {limit:.1f} s; skipped, raise --point-limit "
+                        "or --time-limit to measure it",
                         file=sys.stderr,
                     )
                     continue

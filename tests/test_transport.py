@@ -18,7 +18,7 @@ WAIT_LIMIT = 10.0
 
 
 class GatedHandler:
-    """MockTransport handler that holds requests until ``expected`` arrive."""
+    """MockTransport handler that keeps requests waiting until ``expected`` arrive."""
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
@@ -43,7 +43,7 @@ class GatedHandler:
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """Transport that answers 200 and records whether it was closed."""
+    """Transport that returns 200 and records whether it was closed."""
 
     def __init__(self, close_error: Exception | None = None) -> None:
         self.closed = False
@@ -145,23 +145,29 @@ def test_create_transport_uneven_split() -> None:
     assert transport.max_connections == 100
 
 
-def test_create_transport_fewer_than_shard() -> None:
+def test_create_transport_single_small_shard() -> None:
     transport = create_transport(max_connections=3, connections_per_shard=10)
 
     assert [shard.max_connections for shard in transport.shards] == [3]
 
 
 @pytest.mark.parametrize(
-    ("arguments", "name"),
+    ("max_connections", "connections_per_shard", "retries", "name"),
     [
-        ({"max_connections": 0}, "max_connections"),
-        ({"connections_per_shard": 0}, "connections_per_shard"),
-        ({"retries": -1}, "retries"),
+        (0, 4, 0, "max_connections"),
+        (100, 0, 0, "connections_per_shard"),
+        (100, 4, -1, "retries"),
     ],
 )
-def test_create_transport_invalid_limit(arguments: dict[str, int], name: str) -> None:
+def test_create_transport_invalid_limit(
+    max_connections: int, connections_per_shard: int, retries: int, name: str
+) -> None:
     with pytest.raises(ValueError, match=name):
-        create_transport(**arguments)
+        create_transport(
+            max_connections=max_connections,
+            connections_per_shard=connections_per_shard,
+            retries=retries,
+        )
 
 
 def test_sharded_transport_rejects_no_shards() -> None:
