@@ -216,8 +216,9 @@ class JSONFileStorage:
             if time.monotonic() >= deadline:
                 raise StorageError(
                     f"Timed out after {self.timeout} s waiting for the lock file "
-                    f"{self.lock_path}: another process is writing the state file. "
-                    f"Retry later, or raise the timeout if writes are slow.",
+                    f"{self.lock_path}: another process or storage object is writing "
+                    f"the state file. Retry later, or raise the timeout if writes "
+                    f"are slow.",
                     path=str(self.path),
                 )
 

@@ -257,8 +257,9 @@ def _retry_while_busy(
 
     ``operation`` gets its busy timeout as argument: at most _BUSY_SLICE
     seconds, so that a cancelled task stops waiting soon after. SQLite also
-    skips the busy handler in some cases and reports SQLITE_BUSY at once,
-    for example when two connections switch a new database to WAL together.
+    skips the busy handler in some cases and reports SQLITE_BUSY at once.
+    SQLite 3.40.1 did so when two processes switched a new database to WAL
+    together.
     Each operation is one transaction that is rolled back on error, so
     running it again is safe.
 

@@ -131,7 +131,7 @@ async def test_delete_survives_concurrent_writer(
 
     workers = Workers(tmp_path, anyio_backend, kind, path)
     deleter = workers.command("deleter", "delete", "doomed", str(KEYS_PER_WRITER))
-    writer = workers.command("writer", "set", "kept", str(KEYS_PER_WRITER))
+    writer = workers.command("writer", "set", "added", str(KEYS_PER_WRITER))
     with anyio.fail_after(TEST_LIMIT):
         async with anyio.create_task_group() as group:
             group.start_soon(workers.run, "deleter", deleter)
@@ -140,9 +140,9 @@ async def test_delete_survives_concurrent_writer(
 
     stored = await storage.items(NAMESPACE)
     resurrected = sorted(key for key in stored if key.startswith("doomed-"))
-    kept = sorted(key for key in stored if key.startswith("kept-"))
+    added = sorted(key for key in stored if key.startswith("added-"))
     assert resurrected == []
-    assert kept == sorted(f"kept-{index}" for index in range(KEYS_PER_WRITER))
+    assert added == sorted(f"added-{index}" for index in range(KEYS_PER_WRITER))
 
 
 async def test_reader_never_sees_partial_file(

@@ -103,8 +103,8 @@ async def test_json_values_round_trip(storage: Storage, value: Any) -> None:
 async def test_equal_python_values_replace(
     storage: Storage, first: Any, second: Any
 ) -> None:
-    # Python says 1 == True == 1.0, but JSON tells them apart, so the second
-    # set must not be skipped as unchanged.
+    # Python compares 1, True and 1.0 as equal, but JSON tells them apart, so
+    # the second set must not be skipped as unchanged.
     await storage.set("flows", "value", first)
     await storage.set("flows", "value", second)
     stored = await storage.get("flows", "value")

@@ -243,8 +243,8 @@ async def test_cancel_while_waiting_for_lock(tmp_path: Path) -> None:
 async def test_immediate_busy_error_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # SQLite reports SQLITE_BUSY without waiting when two connections switch
-    # a new database to WAL at once. The first two attempts here fail that way.
+    # SQLite 3.40.1 reported SQLITE_BUSY without waiting when two processes
+    # switched a new database to WAL at once. The first two attempts fail so.
     path = tmp_path / "state.db"
     failures = [sqlite3.OperationalError("database is locked")] * 2
     original = _sqlite._prepare_database
