@@ -22,6 +22,7 @@ import attrs
 
 from ._definitions import check_definition, check_json_object
 from ._errors import AioflowsError
+from ._json import json_type_name
 from ._principals import FLOW_ROLE_FIELDS, check_role_lists, check_uuid, group_urn
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class FlowSpec:
         where = str(path) if path is not None else name
         if not isinstance(data, Mapping):
             raise SpecError(
-                f"{where}: a flow spec must be a JSON object, got {_json_type(data)}",
+                f"{where}: a flow spec must be a JSON object, got {json_type_name(data)}",
                 path=path,
             )
         try:
@@ -368,30 +369,34 @@ def _optional(data: Mapping[str, Any], field: str, check: Any, prefix: str = "")
 
 def _check_text(value: Any, field: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{field} must be a string, got {_json_type(value)}")
+        raise TypeError(f"{field} must be a string, got {json_type_name(value)}")
     return value
 
 
 def _check_object(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise TypeError(f"{field} must be a JSON object, got {_json_type(value)}")
+        raise TypeError(f"{field} must be a JSON object, got {json_type_name(value)}")
     return check_json_object(value, field)
 
 
 def _check_strings(value: Any, field: str) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise TypeError(f"{field} must be a list of strings, got {_json_type(value)}")
+        raise TypeError(
+            f"{field} must be a list of strings, got {json_type_name(value)}"
+        )
     for item in value:
         if not isinstance(item, str):
             raise TypeError(
-                f"{field} must be a list of strings, but it contains {_json_type(item)}: {item!r}"
+                f"{field} must be a list of strings, but it contains {json_type_name(item)}: {item!r}"
             )
     return tuple(value)
 
 
 def _check_group(value: Any, field: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{field} must be a group id string, got {_json_type(value)}")
+        raise TypeError(
+            f"{field} must be a group id string, got {json_type_name(value)}"
+        )
     return group_urn(value).rsplit(":", 1)[1]
 
 
@@ -402,14 +407,14 @@ def _roles(data: Mapping[str, Any]) -> dict[str, list[str]]:
     for field, value in listed.items():
         if not isinstance(value, list):
             raise TypeError(
-                f"{field!r} must be a list of principal URNs, got {_json_type(value)}"
+                f"{field!r} must be a list of principal URNs, got {json_type_name(value)}"
             )
     return check_role_lists(listed, FLOW_ROLE_FIELDS)
 
 
 def _check_run(value: Any, field: str) -> RunDefaults:
     if not isinstance(value, Mapping):
-        raise TypeError(f"{field} must be a JSON object, got {_json_type(value)}")
+        raise TypeError(f"{field} must be a JSON object, got {json_type_name(value)}")
     unknown = sorted(set(value) - RUN_KEYS)
     if unknown:
         raise ValueError(
@@ -421,20 +426,3 @@ def _check_run(value: Any, field: str) -> RunDefaults:
         tags=_optional(value, "tags", _check_strings, "run."),
         body=_optional(value, "body", _check_object, "run."),
     )
-
-
-def _json_type(value: Any) -> str:
-    """Name the JSON type of a parsed value, as a spec author would call it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__

@@ -16,6 +16,7 @@ import attrs
 import filelock
 
 from .._errors import StorageError
+from .._json import json_type_name
 from ._files import make_private_dirs, replace_file
 from ._loop_locks import loop_lock
 from ._options import check_timeout, to_path
@@ -299,7 +300,7 @@ def _check_shape(state: Any, path: Path) -> None:
     if not isinstance(state, dict):
         raise StorageError(
             f"The state file {path} must contain a JSON object of namespaces, "
-            f"but its top level is {_json_type(state)}. {_FIX_ADVICE}",
+            f"but its top level is {json_type_name(state)}. {_FIX_ADVICE}",
             path=str(path),
         )
 
@@ -307,24 +308,9 @@ def _check_shape(state: Any, path: Path) -> None:
         if not isinstance(stored, dict):
             raise StorageError(
                 f"Namespace {namespace!r} in the state file {path} must be a JSON "
-                f"object of keys, but it is {_json_type(stored)}. {_FIX_ADVICE}",
+                f"object of keys, but it is {json_type_name(stored)}. {_FIX_ADVICE}",
                 path=str(path),
             )
-
-
-def _json_type(value: Any) -> str:
-    """Name the JSON type of a value that json.loads returned, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _canonical(state: State) -> str:
