@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -87,9 +88,13 @@ def batch_progress(
 
 def report_table(report: ReconcileReport) -> Table:
     """Return one row per flow: name, outcome, flow id, HTTP calls, seconds, error."""
-    table = Table(title="Dry run" if report.dry_run else None, title_justify="left")
-    table.add_column("Flow", overflow="fold")
-    table.add_column("Outcome")
+    table = Table(
+        title="Dry run" if report.dry_run else None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("Flow", overflow="fold", min_width=20)
+    table.add_column("Outcome", no_wrap=True)
     table.add_column("Flow id", overflow="fold")
     table.add_column("Calls", justify="right")
     table.add_column("Seconds", justify="right")
@@ -113,8 +118,8 @@ def report_table(report: ReconcileReport) -> Table:
 
 def plan_table(report: PlanReport) -> Table:
     """Return one row per flow: name, local outcome, remote state, drifted fields, error."""
-    table = Table()
-    table.add_column("Flow", overflow="fold")
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("Flow", overflow="fold", min_width=20)
     table.add_column("Local")
     if report.remote:
         table.add_column("Remote")
@@ -143,7 +148,7 @@ def adopt_table(results: tuple[AdoptResult, ...]) -> Table:
     table.add_column("Section", overflow="fold")
     table.add_column("Name", overflow="fold")
     table.add_column("Flow id", overflow="fold")
-    table.add_column("Outcome")
+    table.add_column("Outcome", no_wrap=True)
     table.add_column("Message", overflow="fold")
     for result in results:
         table.add_row(

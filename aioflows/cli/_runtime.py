@@ -72,7 +72,7 @@ class Runtime:
 
     options: CommonOptions
     stderr: Console = attrs.field(factory=lambda: Console(stderr=True))
-    stdout: Console = attrs.field(factory=Console)
+    stdout: Console = attrs.field(factory=lambda: _output_console())
 
     @property
     def state_path(self) -> Path:
@@ -201,3 +201,15 @@ def _import_emulator() -> Any:
             f"the embedded emulator is not available: {error}"
         ) from None
     return Emulator
+
+
+# Tables written to a file or a pipe use this width, so that flow ids, which
+# are never wrapped, leave room for names instead of rich's default of 80.
+_PIPE_WIDTH = 160
+
+
+def _output_console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=_PIPE_WIDTH)
+    return console
