@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from types import TracebackType
 
 import anyio
 import attrs
 
-__all__ = ["ReentrantLock"]
+__all__ = ["ReentrantLock", "namespace_lock"]
 
 
 @attrs.define(eq=False)
@@ -43,3 +44,23 @@ class ReentrantLock:
         if self._depth == 0:
             self._owner = None
             self._lock.release()
+
+
+# One lock per (storage, namespace), so managers that share a namespace, such
+# as one built per web request for the same flow, deploy one at a time.
+_NAMESPACE_LOCKS: weakref.WeakKeyDictionary[object, dict[str, ReentrantLock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def namespace_lock(storage: object, namespace: str) -> ReentrantLock | None:
+    """Return the deploy lock shared by every manager of *namespace* in *storage*.
+
+    Returns None for a storage object that cannot be weakly referenced or
+    hashed; the caller then falls back to a lock of its own.
+    """
+    try:
+        locks = _NAMESPACE_LOCKS.setdefault(storage, {})
+    except TypeError:
+        return None
+    return locks.setdefault(namespace, ReentrantLock())

@@ -327,9 +327,7 @@ async def _compare_remote(
         return RemoteState.NOT_DEPLOYED, ()
 
     try:
-        deployed = await manager.session.request_json(
-            "GET", "flows", f"flows/{flow_id}"
-        )
+        deployed = await manager.get_flow()
     except APIError as error:
         if error.http_status != 404:
             raise

@@ -190,6 +190,7 @@ class Session:
         resource_server: str | None = None,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        tokens: TokenProvider | None = None,
     ) -> httpx.Response:
         """Send a request to a Globus service and return its successful response.
 
@@ -201,6 +202,8 @@ class Session:
                 the service's own resource server.
             json: The JSON body, if any.
             params: Query parameters, if any.
+            tokens: The token provider for this request; None means the
+                Session's. Managers with a provider of their own pass it.
 
         Raises:
             RuntimeError: The session is closed.
@@ -213,11 +216,12 @@ class Session:
         method = method.upper()
         url = self._build_url(service, path)
         server = resource_server or RESOURCE_SERVERS.get(service, service)
+        provider = tokens if tokens is not None else self.tokens
 
         refreshed = False
         retry_number = 0
         while True:
-            token = await self.tokens.get_token(server)
+            token = await provider.get_token(server)
             try:
                 response = await self._send_once(method, url, token, json, params)
             except httpx.TransportError as error:
@@ -239,7 +243,7 @@ class Session:
 
             if response.status_code == 401 and not refreshed:
                 refreshed = True
-                if await self.tokens.token_rejected(server):
+                if await provider.token_rejected(server):
                     log.warning(
                         "%s %s: token rejected (HTTP 401), retrying with a new token",
                         method,
@@ -249,7 +253,7 @@ class Session:
 
             delay = self._delay_after_status(method, response, retry_number)
             if delay is None:
-                raise self._error_for(method, url, server, response)
+                raise _error_for(method, url, server, response, provider)
             retry_number += 1
             await self._wait_for_retry(
                 method, url, retry_number, delay, f"HTTP {response.status_code}"
@@ -264,6 +268,7 @@ class Session:
         resource_server: str | None = None,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        tokens: TokenProvider | None = None,
     ) -> Any:
         """Send a request like :meth:`request` and return its decoded JSON body.
 
@@ -277,6 +282,7 @@ class Session:
             resource_server=resource_server,
             json=json,
             params=params,
+            tokens=tokens,
         )
         try:
             return response.json()
@@ -365,20 +371,25 @@ class Session:
         )
         await anyio.sleep(delay)
 
-    def _error_for(
-        self, method: str, url: str, resource_server: str, response: httpx.Response
-    ) -> Exception:
-        error = APIError(
-            method=method,
-            url=url,
-            http_status=response.status_code,
-            text=response.text,
-            headers=response.headers,
-            authorization_scheme="Bearer",
-        )
-        if response.status_code == 401 or _asks_for_consent(error):
-            return _login_required(error, resource_server, self.tokens)
-        return error
+
+def _error_for(
+    method: str,
+    url: str,
+    resource_server: str,
+    response: httpx.Response,
+    tokens: TokenProvider,
+) -> Exception:
+    error = APIError(
+        method=method,
+        url=url,
+        http_status=response.status_code,
+        text=response.text,
+        headers=response.headers,
+        authorization_scheme="Bearer",
+    )
+    if response.status_code == 401 or _asks_for_consent(error):
+        return _login_required(error, resource_server, tokens)
+    return error
 
 
 def _asks_for_consent(error: APIError) -> bool:

@@ -77,7 +77,7 @@ def respond(
 
     fault = faults.draw(request.method, route, rng)
     if fault is not None and fault.http_status is not None:
-        return Outcome(_fault_page(fault.http_status))
+        return Outcome(_fault_page(fault.http_status), fault)
     if fault in (FaultKind.CONNECTION_RESET, FaultKind.READ_TIMEOUT):
         return Outcome(None, fault)
 

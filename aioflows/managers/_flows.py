@@ -21,7 +21,7 @@ from .._errors import (
     RegistrationError,
     RunFailed,
 )
-from .._locks import ReentrantLock
+from .._locks import ReentrantLock, namespace_lock
 from .._principals import (
     FLOW_ROLE_FIELDS,
     RUN_ROLE_FIELDS,
@@ -168,7 +168,7 @@ class FlowsManager(ServiceManager):
     max_label_length: int = attrs.field(
         default=64, kw_only=True, validator=_check_label_length
     )
-    _deploy_lock: ReentrantLock = attrs.field(
+    _own_lock: ReentrantLock = attrs.field(
         factory=ReentrantLock, init=False, repr=False
     )
     _known_flow_id: str | None = attrs.field(default=None, init=False, repr=False)
@@ -195,6 +195,11 @@ class FlowsManager(ServiceManager):
         if self._name is None:
             self._name = self._default_name()
         self._known_flow_id = self.flow_id
+
+    @property
+    def _deploy_lock(self) -> ReentrantLock:
+        """The lock that makes deploys of this manager's namespace single-flight."""
+        return namespace_lock(self.storage, self.name) or self._own_lock
 
     def _default_name(self) -> str:
         return self.flow_title or str(self.flow_id)
@@ -380,9 +385,7 @@ class FlowsManager(ServiceManager):
         return await self._update_or_redeploy(flow_id, request)
 
     async def _create_flow(self, request: dict[str, Any]) -> str:
-        document = await self.session.request_json(
-            "POST", "flows", "flows", json=request
-        )
+        document = await self._request_json("POST", "flows", json=request)
         flow_id = check_uuid(document.get("id"), "the id of the created flow")
         self._learn_flow_id(flow_id, document.get("globus_auth_scope"))
         log.info("Flow %r: created flow %s", self.name, flow_id)
@@ -390,9 +393,7 @@ class FlowsManager(ServiceManager):
 
     async def _update_or_redeploy(self, flow_id: str, request: dict[str, Any]) -> str:
         try:
-            await self.session.request_json(
-                "PUT", "flows", f"flows/{flow_id}", json=request
-            )
+            await self._request_json("PUT", f"flows/{flow_id}", json=request)
         except APIError as error:
             if error.http_status != 404 or not self._may_redeploy():
                 raise
@@ -476,9 +477,8 @@ class FlowsManager(ServiceManager):
 
     async def _start_run(self, flow_id: str, request: dict[str, Any]) -> dict[str, Any]:
         try:
-            run: dict[str, Any] = await self.session.request_json(
+            run: dict[str, Any] = await self._request_json(
                 "POST",
-                "flows",
                 f"flows/{flow_id}/run",
                 resource_server=flow_id,
                 json=request,
@@ -506,12 +506,25 @@ class FlowsManager(ServiceManager):
             await self.purge_flow()
             return await self.register_flow()
 
+    async def get_flow(self) -> dict[str, Any]:
+        """Return the deployed flow's document (``GET /flows/{flow_id}``).
+
+        Raises:
+            NoFlowRegistered: No flow id is given or stored.
+            APIError: The service refused, 404 included when the flow is gone.
+        """
+        flow_id = await self.get_flow_id()
+        if flow_id is None:
+            raise NoFlowRegistered(
+                f"Flow {self.name!r} has no flow id yet", name=self.name, flow_id=None
+            )
+        flow: dict[str, Any] = await self._request_json("GET", f"flows/{flow_id}")
+        return flow
+
     async def get_status(self, run_id: str) -> dict[str, Any]:
         """Return the run document of *run_id* (``GET /runs/{run_id}``)."""
         run_id = check_uuid(run_id, "run_id")
-        run: dict[str, Any] = await self.session.request_json(
-            "GET", "flows", f"runs/{run_id}"
-        )
+        run: dict[str, Any] = await self._request_json("GET", f"runs/{run_id}")
         return run
 
     def watch_run(

@@ -43,6 +43,11 @@ def build_run_request(
         ValueError: A role list is invalid (see ``check_role_lists``), or a
             label or tags have the wrong type.
     """
+    if body is not None and not isinstance(body, Mapping):
+        raise TypeError(
+            f"the run body must be a mapping (the flow's input object), "
+            f"got {type(body).__name__}: {body!r}"
+        )
     request: dict[str, Any] = {"body": dict(body or {})}
     if globus_group is not None:
         urn = group_urn(globus_group)

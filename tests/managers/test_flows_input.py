@@ -256,3 +256,12 @@ def test_checksum_is_static() -> None:
     assert isinstance(
         inspect.getattr_static(FlowsManager, "get_flow_checksum"), staticmethod
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", ["x", ["a", "b"], 3])
+async def test_run_body_not_mapping(body: Any) -> None:
+    manager = offline_manager(flow_id=FLOW_ID)
+
+    with pytest.raises(TypeError, match="run body must be a mapping"):
+        await manager.run_flow(body)
