@@ -429,9 +429,13 @@ def _login_required(
         reason = f"the token for resource server {resource_server!r} was rejected"
     else:
         reason = f"resource server {resource_server!r} needs new consent"
+    scopes = list(dict.fromkeys(scopes))
+    if scopes:
+        advice = f"Get a new token that covers these scopes: {', '.join(scopes)}"
+    else:
+        advice = f"Get a new token for resource server {resource_server!r}"
     login = LoginRequired(
-        f"{error.method} {error.url}: {reason} (HTTP {error.http_status}). "
-        "Log in again with the listed scopes.",
+        f"{error.method} {error.url}: {reason} (HTTP {error.http_status}). {advice}.",
         required_scopes=scopes,
         resource_server=resource_server,
         authorization_parameters=parameters,

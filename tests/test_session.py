@@ -6,6 +6,7 @@ import random
 import httpx
 import pytest
 import respx
+from globus_sdk.scopes import Scope
 
 import aioflows._session as session_module
 from aioflows import (
@@ -439,3 +440,19 @@ async def test_token_absent_from_logs_and_errors(
     texts += [session_repr, repr(session.tokens)]
     leaks = [text for text in texts if SECRET in text]
     assert leaks == []
+
+
+async def test_login_required_message_lists_scopes() -> None:
+    tokens = StaticTokenProvider(default=SECRET)
+    tokens.require_scopes("x", [Scope("https://auth.globus.org/scopes/x/flow_x_user")])
+    with respx.mock:
+        respx.post(f"{FLOWS}/flows/x/run").respond(
+            403, json={"error": {"code": "MISSING_SCOPE", "detail": "consent"}}
+        )
+        async with make_session(tokens=tokens) as session:
+            with pytest.raises(LoginRequired) as caught:
+                await session.request(
+                    "POST", "flows", "flows/x/run", resource_server="x"
+                )
+
+    assert "https://auth.globus.org/scopes/x/flow_x_user" in str(caught.value)
