@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from ._checksum import PERMISSIVE_SCHEMA
+from ._drift import FieldDrift, RemoteState
 from ._errors import (
     AioflowsError,
     APIError,
@@ -22,7 +23,7 @@ from ._errors import (
     StorageError,
 )
 from ._gladier import AdoptOutcome, AdoptResult, adopt_gladier
-from ._plan import FieldDrift, FlowPlan, PlanReport, RemoteState, plan
+from ._plan import FlowPlan, PlanReport, plan
 from ._principals import group_urn, identity_urn
 from ._reconcile import FlowResult, Outcome, ReconcileReport, reconcile
 from ._retry import RetryPolicy

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import attrs
 
+from ._drift import RemoteState, compare_remote
 from ._errors import NoFlowRegistered
 from ._session import track_requests
 from .managers import FlowsManager
@@ -170,6 +171,7 @@ async def reconcile(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     dry_run: bool = False,
+    remote: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> ReconcileReport:
     """Sync every manager, at most *concurrency* at a time, and report each outcome.
@@ -190,15 +192,31 @@ async def reconcile(
         dry_run: Only compare local checksums with the stored ones and
             report ``would-create``, ``would-update`` or ``unchanged``,
             without any write or request.
+        remote: Also fetch each deployed flow first and repair drift made
+            outside aioflows: a deleted flow is deployed again
+            (``redeployed``), a flow edited elsewhere is updated back
+            (``updated``). Costs one ``GET`` per flow. To only see drift,
+            use :func:`aioflows.plan` with ``remote=True``.
         on_progress: Called (plain or async) with each result as its flow
             finishes. An exception it raises stops the batch.
 
     Raises:
-        ValueError: *concurrency* is below 1, or two managers share a name.
+        ValueError: *concurrency* is below 1, two managers share a name, or
+            *dry_run* and *remote* are both set.
     """
     managers = list(managers)
     check_batch(managers, concurrency)
-    work = _preview_one if dry_run else _sync_one
+    if dry_run and remote:
+        raise ValueError(
+            "dry_run and remote cannot be combined; use plan(managers, remote=True) "
+            "to see drift without changing anything"
+        )
+
+    async def work(manager: FlowsManager) -> FlowResult:
+        if dry_run:
+            return await _preview_one(manager)
+        return await _sync_one(manager, remote=remote)
+
     results, duration = await run_batch(managers, work, concurrency, on_progress)
     return ReconcileReport(tuple(results), dry_run=dry_run, duration_s=duration)
 
@@ -287,13 +305,16 @@ async def _preview_one(manager: FlowsManager) -> FlowResult:
     )
 
 
-async def _sync_one(manager: FlowsManager) -> FlowResult:
+async def _sync_one(manager: FlowsManager, *, remote: bool) -> FlowResult:
     started = time.perf_counter()
     known_id = manager.flow_id
+    forced = False
     with track_requests() as stats:
         try:
             before = await _read_stored(manager)
             known_id = known_id or before.flow_id
+            if remote:
+                forced = await _forget_remote_drift(manager)
             flow_id = await manager.sync_flow()
             if flow_id is None:
                 raise NoFlowRegistered(
@@ -307,6 +328,8 @@ async def _sync_one(manager: FlowsManager) -> FlowResult:
             return _failure(manager, known_id, error, started, stats.attempts)
 
     outcome = _sync_outcome(manager, before, after)
+    if forced and outcome is Outcome.UNCHANGED:
+        outcome = Outcome.UPDATED
     _log_outcome(manager.name, outcome, flow_id)
     return FlowResult(
         name=manager.name,
@@ -315,6 +338,23 @@ async def _sync_one(manager: FlowsManager) -> FlowResult:
         duration_s=time.perf_counter() - started,
         http_calls=stats.attempts,
     )
+
+
+async def _forget_remote_drift(manager: FlowsManager) -> bool:
+    """Make the next sync repair drift of the deployed flow; return whether any.
+
+    A deleted flow's stored id is purged, so the sync creates it again; an
+    explicit id is kept, so its update fails with the service's 404. A
+    drifted flow's stored checksum is dropped, so the sync updates it.
+    """
+    state, _ = await compare_remote(manager, await manager.get_flow_id())
+    if state is RemoteState.DELETED and manager.flow_id is None:
+        await manager.purge_flow()
+        return True
+    if state in (RemoteState.DRIFTED, RemoteState.DELETED):
+        await manager.storage.delete(manager.name, CHECKSUM_KEY)
+        return True
+    return False
 
 
 async def _read_stored(manager: FlowsManager) -> _Stored:

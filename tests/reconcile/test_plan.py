@@ -8,7 +8,8 @@ import pytest
 from reconcile_support import OWNER, FakeFlows, hello_definition
 
 from aioflows import FlowsManager, MemoryStorage
-from aioflows._plan import COMPARED_FIELDS, FieldDrift, RemoteState, compare_flow, plan
+from aioflows._drift import COMPARED_FIELDS, FieldDrift, RemoteState, compare_flow
+from aioflows._plan import plan
 from aioflows._reconcile import Outcome, reconcile
 
 pytestmark = pytest.mark.anyio
