@@ -377,10 +377,8 @@ def _sync_outcome(manager: FlowsManager, before: _Stored, after: _Stored) -> Out
 
 
 def _log_outcome(name: str, outcome: Outcome, flow_id: str | None) -> None:
-    if outcome is Outcome.UNCHANGED:
-        log.debug("Flow %r (%s): unchanged", name, flow_id)
-    else:
-        log.info("Flow %r (%s): %s", name, flow_id, outcome.value)
+    # The manager already logs each create, update and redeploy at INFO.
+    log.debug("Flow %r (%s): %s", name, flow_id, outcome.value)
 
 
 def _failure(

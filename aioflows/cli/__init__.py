@@ -20,7 +20,9 @@ __all__ = ["cli", "main"]
 def cli() -> None:
     """Keep Globus flows in step with flow spec files, and run them.
 
-    Start with: aioflows sync examples/flows --emulator
+    Try it offline on the embedded emulator with: aioflows sync DIR --emulator
+    where DIR is a directory of flow spec files, such as examples/flows in
+    the aioflows source repository.
     """
 
 

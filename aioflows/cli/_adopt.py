@@ -69,7 +69,7 @@ def adopt_gladier_command(
     try:
         results = runtime.run(main)
     except Interrupted:
-        runtime.stderr.print("Interrupted.")
+        runtime.message("Interrupted.")
         context.exit(INTERRUPTED_EXIT_CODE)
     except (AioflowsError, ValueError) as error:
         raise click.ClickException(str(error)) from None

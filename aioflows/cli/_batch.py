@@ -12,6 +12,8 @@ import click
 from .._plan import FlowPlan, PlanReport, plan
 from .._reconcile import FlowResult, Outcome, ReconcileReport, reconcile
 from .._specs import SpecError, SpecLoad, load_specs
+from ._logfilters import BatchLogFilter
+from ._login import login_message
 from ._options import CommonOptions, batch_options
 from ._render import batch_progress, plan_table, report_table, summary_line
 from ._runtime import INTERRUPTED_EXIT_CODE, Interrupted, Runtime
@@ -31,12 +33,19 @@ _PATHS = click.argument(
     help="Report what would be created or updated, from local checksums only; "
     "send nothing and write nothing.",
 )
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="Fetch each deployed flow first and repair changes made outside aioflows: "
+    "deploy deleted flows again and update edited ones back. One extra GET per flow.",
+)
 @batch_options
 @click.pass_context
 def sync_command(
     context: click.Context,
     paths: tuple[Path, ...],
     dry_run: bool,
+    remote: bool,
     options: CommonOptions,
 ) -> None:
     """Create or update the flows of the spec files under PATHS.
@@ -44,13 +53,19 @@ def sync_command(
     Each PATH is a spec file or a directory of *.json spec files. Prints one
     row per flow and exits with 1 when any flow failed or a spec was invalid.
     """
-    runtime = Runtime(options)
-    runtime.check_ready()
+    if dry_run and remote:
+        raise click.UsageError(
+            "--dry-run and --remote cannot be combined; "
+            "run 'aioflows plan --remote' to see drift without changing anything"
+        )
+    runtime = Runtime(options, log_filters=(BatchLogFilter(),))
+    offline = "sync --dry-run" if dry_run else None
+    runtime.check_ready(offline=offline)
     finished: list[FlowResult] = []
 
     async def main() -> ReconcileReport:
         specs = await _load(paths)
-        async with runtime.session() as session:
+        async with runtime.session(offline=offline) as session:
             managers = [spec.to_manager(session) for spec in specs.specs]
             verb = "Previewing" if dry_run else "Syncing"
             with batch_progress(
@@ -65,6 +80,7 @@ def sync_command(
                     managers,
                     concurrency=options.concurrency,
                     dry_run=dry_run,
+                    remote=remote,
                     on_progress=on_progress,
                 )
         return _with_spec_errors(report, specs.errors)
@@ -82,6 +98,7 @@ def sync_command(
         runtime.stdout.print(
             summary_line(report.summary, len(report.results), report.duration_s)
         )
+    _report_login(runtime, [result.error for result in report.results])
     context.exit(0 if report.ok else 1)
 
 
@@ -106,12 +123,14 @@ def plan_command(
     Exits with 1 when any flow could not be planned or a spec was invalid;
     drift alone exits with 0.
     """
-    runtime = Runtime(options)
-    runtime.check_ready()
+    runtime = Runtime(options, log_filters=(BatchLogFilter(),))
+    # Without --remote, plan only compares checksums with the state file.
+    offline = None if remote else "plan"
+    runtime.check_ready(offline=offline)
 
     async def main() -> PlanReport:
         specs = await _load(paths)
-        async with runtime.session() as session:
+        async with runtime.session(offline=offline) as session:
             managers = [spec.to_manager(session) for spec in specs.specs]
             with batch_progress(
                 runtime.stderr,
@@ -141,6 +160,7 @@ def plan_command(
         runtime.stdout.print(
             summary_line(counts, len(report.results), report.duration_s)
         )
+    _report_login(runtime, [result.error for result in report.results])
     context.exit(0 if report.ok else 1)
 
 
@@ -194,10 +214,20 @@ def _report_interrupt(runtime: Runtime, finished: int | None) -> None:
         if finished is None
         else f" {finished} flow(s) had finished and are recorded."
     )
-    runtime.stderr.print(
+    runtime.message(
         f"Interrupted.{done} The state file keeps every change completed so far; "
         "run the command again to finish the rest."
     )
+
+
+def _report_login(runtime: Runtime, errors: Sequence[BaseException | None]) -> None:
+    """Print one message for every flow that failed with LoginRequired.
+
+    It is printed even with ``-q``, because it is an error.
+    """
+    message = login_message(errors, emulator=runtime.options.emulator)
+    if message is not None:
+        runtime.message(message)
 
 
 def _show_progress(runtime: Runtime) -> bool:

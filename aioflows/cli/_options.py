@@ -67,7 +67,13 @@ _COMMON = (
         count=True,
         help="Log more on stderr: -v for what changed, -vv for every request.",
     ),
-    click.option("-q", "--quiet", is_flag=True, help="Print only errors on stderr."),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Print only errors (on stderr): no progress bar, no messages and no "
+        "table on stdout. --json still prints its JSON.",
+    ),
     click.option(
         "--backend",
         type=click.Choice(["asyncio", "trio"]),

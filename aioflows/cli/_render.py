@@ -1,4 +1,9 @@
-"""Rich rendering of reports: the progress bar, result tables and summaries."""
+"""Rich rendering of reports: the progress bar, result tables and summaries.
+
+Every cell built from data is a :class:`rich.text.Text`, which rich prints
+as it is, because flow names, titles and messages may contain square
+brackets that rich would otherwise read as markup.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from .._errors import LoginRequired
 from .._gladier import AdoptResult
 from .._plan import PlanReport
 from .._reconcile import ReconcileReport
@@ -70,7 +76,7 @@ def batch_progress(
 
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -103,15 +109,15 @@ def report_table(report: ReconcileReport) -> Table:
         table.add_column("Error", overflow="fold")
 
     for result in report.results:
-        cells: list[Any] = [
-            result.name,
+        cells: list[Text] = [
+            Text(result.name),
             _styled(result.outcome.value),
-            result.flow_id or "-",
-            str(result.http_calls),
-            f"{result.duration_s:.2f}",
+            Text(result.flow_id or "-"),
+            Text(str(result.http_calls)),
+            Text(f"{result.duration_s:.2f}"),
         ]
         if with_errors:
-            cells.append(result.message or "")
+            cells.append(_error_cell(result.error, result.message))
         table.add_row(*cells)
     return table
 
@@ -130,14 +136,14 @@ def plan_table(report: PlanReport) -> Table:
         table.add_column("Error", overflow="fold")
 
     for result in report.results:
-        cells: list[Any] = [result.name, _styled(result.outcome.value)]
+        cells: list[Text] = [Text(result.name), _styled(result.outcome.value)]
         if report.remote:
             state = result.remote.value if result.remote is not None else "-"
             cells.append(_styled(state))
-            cells.append(", ".join(drift.field for drift in result.drift))
-        cells.append(result.flow_id or "-")
+            cells.append(Text(", ".join(drift.field for drift in result.drift)))
+        cells.append(Text(result.flow_id or "-"))
         if with_errors:
-            cells.append(result.message or "")
+            cells.append(_error_cell(result.error, result.message))
         table.add_row(*cells)
     return table
 
@@ -152,11 +158,11 @@ def adopt_table(results: tuple[AdoptResult, ...]) -> Table:
     table.add_column("Message", overflow="fold")
     for result in results:
         table.add_row(
-            result.section,
-            result.name,
-            result.flow_id,
+            Text(result.section),
+            Text(result.name),
+            Text(result.flow_id),
             _styled(result.outcome.value),
-            result.message or "",
+            Text(result.message or ""),
         )
     return table
 
@@ -178,15 +184,14 @@ def run_table(run: Mapping[str, Any]) -> Table:
         value = run.get(field)
         if value is None:
             continue
-        cell = _styled(value) if field == "status" else str(value)
+        cell = _styled(str(value)) if field == "status" else Text(str(value))
         table.add_row(field, cell)
 
     tags = run.get("tags")
     if tags:
-        table.add_row("tags", ", ".join(str(tag) for tag in tags))
-    description = _run_description(run)
-    if description:
-        table.add_row("details", description)
+        table.add_row("tags", Text(", ".join(str(tag) for tag in tags)))
+    for field, value in _details_rows(run):
+        table.add_row(field, Text(value))
     return table
 
 
@@ -201,9 +206,40 @@ def _styled(value: str) -> Text:
     return Text(value, style=_STYLES.get(value, ""))
 
 
-def _run_description(run: Mapping[str, Any]) -> str | None:
+def _error_cell(error: BaseException | None, message: str | None) -> Text:
+    # Every flow fails the same way when the token is rejected, so the long
+    # explanation is printed once after the table instead of in each row.
+    if isinstance(error, LoginRequired):
+        return Text("login required; see the message after the table")
+    return Text(message or "")
+
+
+def _details_rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Return the rows of the run's ``details``: its description and code, then why it failed.
+
+    The reason of a failure sits in the nested ``details`` document: the
+    ``error`` name, the ``state_name`` it was raised in, and the ``cause``.
+    """
     details = run.get("details")
     if not isinstance(details, Mapping):
-        return None
-    description = details.get("description") or details.get("code")
-    return str(description) if description else None
+        return []
+
+    rows: list[tuple[str, str]] = []
+    description = details.get("description")
+    code = details.get("code")
+    if description and code:
+        rows.append(("details", f"{description} ({code})"))
+    elif description or code:
+        rows.append(("details", str(description or code)))
+
+    reason = details.get("details")
+    if not isinstance(reason, Mapping):
+        return rows
+    error = reason.get("error")
+    state = reason.get("state_name")
+    if error:
+        rows.append(("error", f"{error} in state {state}" if state else str(error)))
+    cause = reason.get("cause")
+    if cause:
+        rows.append(("cause", str(cause)))
+    return rows

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .._errors import AioflowsError, RunFailed
+from .._errors import AioflowsError, LoginRequired, RunFailed
 from .._principals import check_uuid
 from .._specs import FlowSpec, SpecError, load_spec
 from ..managers import FlowsManager
+from ._login import login_message
 from ._options import CommonOptions, common_options
 from ._render import run_table
 from ._runtime import INTERRUPTED_EXIT_CODE, Interrupted, Runtime
@@ -32,13 +34,17 @@ def _run_id(context: click.Context, parameter: click.Parameter, value: str) -> s
         raise click.BadParameter(str(error)) from None
 
 
+# Run statuses change over seconds, so polling more often than this mostly
+# adds load on the service.
+_MIN_POLL_INTERVAL = 0.5
+
 _INTERVAL = click.option(
     "--interval",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=_MIN_POLL_INTERVAL),
     default=2.0,
     show_default=True,
-    help="Seconds between the first two polls; later polls slow down while the "
-    "status stays the same.",
+    help=f"Seconds between the first two polls, at least {_MIN_POLL_INTERVAL}; "
+    "later polls slow down while the status stays the same.",
 )
 
 
@@ -91,6 +97,7 @@ def run_command(
     spec = _find_spec(name, spec_paths)
     body = _read_input(input_path) if input_path is not None else _default_body(spec)
     flow_name = spec.name if spec is not None else name
+    started: list[str] = []
 
     async def main() -> dict[str, Any]:
         async with runtime.session() as session:
@@ -105,15 +112,17 @@ def run_command(
                     "sync its spec first (aioflows sync DIR) or pass --flows DIR"
                 )
             run = await manager.run_flow(body, label=label, tags=list(tags) or None)
+            if run.get("run_id"):
+                started.append(str(run["run_id"]))
             if options.verbosity >= 0:
-                runtime.stderr.print(
+                runtime.message(
                     f"Started run {run.get('run_id')} of flow {flow_name!r}"
                 )
             if not watch:
                 return run
             return await _follow(runtime, manager, str(run["run_id"]), interval)
 
-    run = _run(context, runtime, main)
+    run = _run(context, runtime, main, started)
     _print_run(runtime, run)
     context.exit(_exit_code(run) if watch else 0)
 
@@ -133,7 +142,7 @@ def status_command(context: click.Context, run_id: str, options: CommonOptions) 
                 run_id
             )
 
-    _print_run(runtime, _run(context, runtime, main))
+    _print_run(runtime, _run(context, runtime, main, []))
     context.exit(0)
 
 
@@ -154,7 +163,7 @@ def watch_command(
             manager = FlowsManager(name=_READER_NAME, session=session)
             return await _follow(runtime, manager, run_id, interval)
 
-    run = _run(context, runtime, main)
+    run = _run(context, runtime, main, [run_id])
     _print_run(runtime, run)
     context.exit(_exit_code(run))
 
@@ -163,18 +172,47 @@ def _run(
     context: click.Context,
     runtime: Runtime,
     main: Callable[[], Awaitable[dict[str, Any]]],
+    run_ids: Sequence[str],
 ) -> dict[str, Any]:
-    """Run *main*, turning aioflows errors into messages and Ctrl-C into exit 130."""
+    """Run *main*, turning aioflows errors into messages and Ctrl-C into exit 130.
+
+    Args:
+        context: The click context, for the exit code.
+        runtime: The command's runtime.
+        main: The command's work.
+        run_ids: The run that *main* started or follows, once known. The
+            Ctrl-C message gives the command that follows it again.
+    """
     try:
         return runtime.run(main)
     except Interrupted:
-        runtime.stderr.print("Interrupted.")
+        runtime.message(_interrupted_message(runtime.options, run_ids))
         context.exit(INTERRUPTED_EXIT_CODE)
     except RunFailed as error:
         _print_run(runtime, error.run)
         raise click.ClickException(str(error)) from None
+    except LoginRequired as error:
+        message = login_message([error], emulator=runtime.options.emulator)
+        raise click.ClickException(message or str(error)) from None
     except (AioflowsError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+
+
+def _interrupted_message(options: CommonOptions, run_ids: Sequence[str]) -> str:
+    if not run_ids:
+        return "Interrupted."
+
+    run_id = run_ids[0]
+    command = ["aioflows", "watch", run_id]
+    if options.emulator:
+        command.append("--emulator")
+    if options.emulator_state is not None:
+        command += ["--emulator-state", str(options.emulator_state)]
+    service = "the embedded emulator" if options.emulator else "the Flows service"
+    return (
+        f"Interrupted. Run {run_id} goes on in {service}; "
+        f"follow it with: {shlex.join(command)}"
+    )
 
 
 async def _follow(
@@ -186,7 +224,7 @@ async def _follow(
         final = run
         status = run.get("status")
         if status != last_status and runtime.options.verbosity >= 0:
-            runtime.stderr.print(f"Run {run_id}: {status}")
+            runtime.message(f"Run {run_id}: {status}")
         last_status = status
     return final
 

@@ -20,6 +20,7 @@ from .._paths import default_state_path
 from .._session import Session
 from ..auth import StaticTokenProvider
 from ..storage import JSONFileStorage
+from ._offline import NoRequestTokens
 from ._options import CommonOptions
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ __all__ = [
     "Interrupted",
     "Runtime",
 ]
-
-log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "AIOFLOWS_ACCESS_TOKEN"
 EMULATOR_DIRECTORY = Path(".aioflows")
@@ -64,15 +63,20 @@ class Interrupted(Exception):
 class Runtime:
     """Builds what a command needs from its :class:`CommonOptions`.
 
+    Both consoles print text as it is, without rich markup, because flow
+    names, titles and error messages may contain square brackets.
+
     Args:
         options: The command's shared options.
         stderr: The console for progress, logs and messages.
         stdout: The console for tables and JSON.
+        log_filters: Filters added to the log handler of :meth:`run`.
     """
 
     options: CommonOptions
-    stderr: Console = attrs.field(factory=lambda: Console(stderr=True))
+    stderr: Console = attrs.field(factory=lambda: Console(stderr=True, markup=False))
     stdout: Console = attrs.field(factory=lambda: _output_console())
+    log_filters: tuple[logging.Filter, ...] = ()
 
     @property
     def state_path(self) -> Path:
@@ -90,12 +94,25 @@ class Runtime:
             return self.options.emulator_state.expanduser().absolute()
         return (EMULATOR_DIRECTORY / "emulator.json").absolute()
 
+    def message(self, text: str) -> None:
+        """Print *text* on stderr as it is: no markup, and one line per line of *text*.
+
+        Rich would wrap long lines at 80 columns off a terminal, which
+        splits messages that tools and users search for.
+        """
+        self.stderr.print(text, soft_wrap=True)
+
     def storage(self) -> JSONFileStorage:
         """Return the storage of the state file."""
         return JSONFileStorage(self.state_path)
 
-    def check_ready(self) -> None:
+    def check_ready(self, *, offline: str | None = None) -> None:
         """Fail before any request when neither credentials nor ``--emulator`` are given.
+
+        Args:
+            offline: The command line, such as ``"sync --dry-run"``, when
+                the command sends no request and so needs no token; None
+                when it needs one.
 
         Raises:
             click.ClickException: No token and no emulator, or the chosen
@@ -106,20 +123,35 @@ class Runtime:
         if self.options.emulator:
             _import_emulator()
             return
-        if not os.environ.get(TOKEN_VARIABLE):
+        if offline is None and not os.environ.get(TOKEN_VARIABLE):
             raise click.ClickException(_NO_CREDENTIALS)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
-        """Open the Session of this command; with ``--emulator``, save its state at the end."""
-        self.check_ready()
+    async def session(self, *, offline: str | None = None) -> AsyncIterator[Session]:
+        """Open the Session of this command; with ``--emulator``, save its state at the end.
+
+        Args:
+            offline: The command line of a command that sends no request.
+                Without ``--emulator``, its Session gets no token at all,
+                so a request sent by mistake fails instead of going out.
+        """
+        self.check_ready(offline=offline)
         if not self.options.emulator:
-            tokens = StaticTokenProvider(default=os.environ[TOKEN_VARIABLE])
+            tokens = (
+                NoRequestTokens(offline)
+                if offline is not None
+                else StaticTokenProvider(default=os.environ[TOKEN_VARIABLE])
+            )
             async with Session(tokens=tokens, storage=self.storage()) as session:
                 yield session
             return
 
         emulator = await self._load_emulator()
+        if self.options.verbosity >= 0:
+            self.message(
+                "Using the embedded emulator, with its state in "
+                f"{_shown(self.emulator_path)}; no request leaves this machine."
+            )
         try:
             tokens = StaticTokenProvider(default=emulator.static_token)
             transport = emulator.transport()
@@ -154,6 +186,8 @@ class Runtime:
         handler = RichHandler(
             console=self.stderr, show_time=False, show_path=False, markup=False
         )
+        for log_filter in self.log_filters:
+            handler.addFilter(log_filter)
         previous_level = logger.level
         logger.addHandler(handler)
         logger.setLevel(_LEVELS[self.options.verbosity])
@@ -170,13 +204,19 @@ class Runtime:
             emulator: Emulator = await emulator_class.load(path)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
-        log.debug("Emulator state: %s", path)
         return emulator
 
     async def _save_emulator(self, emulator: Emulator) -> None:
-        path = self.emulator_path
-        await emulator.save(path)
-        log.debug("Saved the emulator's state to %s", path)
+        # Emulator.save logs the path itself.
+        await emulator.save(self.emulator_path)
+
+
+def _shown(path: Path) -> str:
+    """Return *path* relative to the working directory when it is below it."""
+    try:
+        return os.path.join(os.curdir, path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _contains_interrupt(error: BaseException) -> bool:
@@ -209,7 +249,7 @@ _PIPE_WIDTH = 160
 
 
 def _output_console() -> Console:
-    console = Console()
+    console = Console(markup=False)
     if not console.is_terminal:
-        console = Console(width=_PIPE_WIDTH)
+        console = Console(width=_PIPE_WIDTH, markup=False)
     return console

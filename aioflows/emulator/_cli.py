@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def emulator() -> None:
 )
 @click.option(
     "--token",
-    help="Static development token, accepted for every service as the default user. Default: a random token, printed at start.",
+    help="Static development token, accepted for every service as the default user. Default: a new random token at each start, printed in the banner.",
 )
 @click.option(
     "--latency",
@@ -106,7 +107,7 @@ async def _serve(
         async with instance.serve(
             host, port, allow_remote_host=allow_remote_host
         ) as server:
-            _print_banner(server.url, instance)
+            _print_banner(server.url, instance, fixed_token=token is not None)
             async for received in signals:
                 logger.info("Emulator server stopping on signal %s", received)
                 break
@@ -116,13 +117,16 @@ async def _serve(
         click.echo(f"Saved the emulator state to {state_path}")
 
 
-def _print_banner(url: str, instance: Emulator) -> None:
+def _print_banner(url: str, instance: Emulator, *, fixed_token: bool) -> None:
     # The token is printed once here because the user needs it to connect; it is never logged.
     click.echo(f"aioflows emulator listening on {url}")
     click.echo(
         f"Development token for user {instance.identity_id}: {instance.static_token}"
     )
-    click.echo("Point Globus clients at it with:")
+    if not fixed_token:
+        click.echo("The token changes at each start; pass --token to keep one.")
+    click.echo("Point the aioflows command line and other Globus clients at it with:")
+    click.echo(f"  export AIOFLOWS_ACCESS_TOKEN={shlex.quote(instance.static_token)}")
     for service in _SERVICES:
         click.echo(f"  export GLOBUS_SDK_SERVICE_URL_{service}={url}/")
     click.echo("Press Ctrl-C to stop.")

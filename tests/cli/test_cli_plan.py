@@ -136,3 +136,47 @@ def test_plan_table_lists_drift(aioflows_cli: Cli, workdir: Path) -> None:
     assert result.exit_code == 0
     assert "drifted" in result.stdout
     assert "description" in result.stdout
+
+
+def test_sync_remote_repairs_drift(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = synced(aioflows_cli, workdir)
+    state = stored_state()
+    edit_remote(state["two-hop-transfer"]["flow_id"], title="Edited in the web app")
+    deleted_id = state["wait-for-results"]["flow_id"]
+
+    async def delete(emulator: Emulator, client: httpx.AsyncClient) -> None:
+        emulator.delete_flow(deleted_id)
+
+    with_emulator(delete)
+
+    report = aioflows_cli.json("sync", str(flows), "--emulator", "--remote")
+
+    assert outcomes(report) == {
+        "ingest-sample-metadata": "unchanged",
+        "reject-unapproved-dataset": "unchanged",
+        "route-by-file-size": "unchanged",
+        "transfer-compute-publish": "unchanged",
+        "two-hop-transfer": "updated",
+        "wait-for-results": "redeployed",
+    }
+
+
+def test_sync_remote_then_plan_in_sync(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = synced(aioflows_cli, workdir)
+    edit_remote(stored_state()["two-hop-transfer"]["flow_id"], title="Edited")
+    aioflows_cli.json("sync", str(flows), "--emulator", "--remote")
+
+    report = aioflows_cli.json("plan", str(flows), "--emulator", "--remote")
+
+    assert report["remote_summary"]["in-sync"] == 6
+
+
+def test_sync_remote_with_dry_run_rejected(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+
+    result = aioflows_cli.invoke(
+        "sync", str(flows), "--emulator", "--remote", "--dry-run"
+    )
+
+    assert result.exit_code == 2
+    assert "plan --remote" in result.stderr

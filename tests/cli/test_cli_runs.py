@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cli_support import Cli, copy_examples
 
-# Emulated runs take about a second of wall time; poll often so tests stay short.
-FAST = ("--interval", "0.1")
+from aioflows.managers import FlowsManager
+
+RUN_ID = "0a0a0a0a-0000-4000-8000-000000000001"
+
+# Emulated runs take about a second of wall time; poll as often as the
+# command allows so tests stay short.
+FAST = ("--interval", "0.5")
 
 
 def test_run_watch_succeeds(aioflows_cli: Cli, workdir: Path) -> None:
@@ -57,6 +65,85 @@ def test_run_failed_exit_one(aioflows_cli: Cli, workdir: Path) -> None:
 
     assert result.exit_code == 1
     assert "FAILED" in result.stdout
+
+
+def test_run_failure_reason_shown(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+
+    result = aioflows_cli.invoke(
+        "run",
+        "reject-unapproved-dataset",
+        "--flows",
+        str(flows),
+        "--emulator",
+        "--watch",
+        *FAST,
+    )
+
+    assert result.exit_code == 1
+    assert "FlowFailed" in result.stdout
+    assert "DatasetNotApproved in state NotApproved" in result.stdout
+    assert "The dataset must be approved before it is shared" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "watch"])
+def test_interval_below_floor_rejected(
+    aioflows_cli: Cli, workdir: Path, command: str
+) -> None:
+    target = "two-hop-transfer" if command == "run" else RUN_ID
+
+    result = aioflows_cli.invoke(command, target, "--emulator", "--interval", "0")
+
+    assert result.exit_code == 2
+    assert "x>=0.5" in result.stderr
+
+
+def test_interval_help_gives_unit(aioflows_cli: Cli, workdir: Path) -> None:
+    result = aioflows_cli.invoke("watch", "--help")
+
+    assert "Seconds between the first two polls, at least 0.5" in " ".join(
+        result.stdout.split()
+    )
+
+
+def test_interrupted_watch_explains_follow(
+    aioflows_cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows = copy_examples(workdir)
+
+    async def interrupted(
+        self: FlowsManager, run_id: str, delay: float = 2.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        yield {"run_id": run_id, "status": "ACTIVE"}
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FlowsManager, "watch_run", interrupted)
+
+    result = aioflows_cli.invoke(
+        "run", "two-hop-transfer", "--flows", str(flows), "--emulator", "--watch"
+    )
+
+    run_id = result.stderr.split("Started run ")[1].split()[0]
+    assert result.exit_code == 130
+    assert f"Run {run_id} goes on in the embedded emulator" in result.stderr
+    assert f"aioflows watch {run_id} --emulator" in result.stderr
+
+
+def test_interrupted_watch_command(
+    aioflows_cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def interrupted(
+        self: FlowsManager, run_id: str, delay: float = 2.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        raise KeyboardInterrupt
+        yield {}  # Unreached; it makes this function an async generator.
+
+    monkeypatch.setattr(FlowsManager, "watch_run", interrupted)
+
+    result = aioflows_cli.invoke("watch", RUN_ID, "--emulator")
+
+    assert result.exit_code == 130
+    assert f"follow it with: aioflows watch {RUN_ID} --emulator" in result.stderr
 
 
 def test_run_options_override_spec(aioflows_cli: Cli, workdir: Path) -> None:
