@@ -20,7 +20,8 @@ __all__ = [
 FLOW_ROLE_FIELDS = ("flow_viewers", "flow_starters", "flow_administrators")
 RUN_ROLE_FIELDS = ("run_managers", "run_monitors")
 
-# The Flows service rejects role lists longer than this.
+# The most principals one role list may name. Larger audiences belong in a
+# Globus group, which counts as one principal.
 MAX_PRINCIPALS = 16
 
 _GROUP_PREFIX = "urn:globus:groups:id:"
@@ -106,8 +107,8 @@ def _check_role_list(field: str, principals: Any) -> list[str]:
 
     if len(unique) > MAX_PRINCIPALS:
         raise ValueError(
-            f"{field} has {len(unique)} distinct principals; the Flows service "
-            f"accepts at most {MAX_PRINCIPALS}. Use a Globus group for larger sets."
+            f"{field} has {len(unique)} distinct principals; at most "
+            f"{MAX_PRINCIPALS} are allowed. Use a Globus group for larger sets."
         )
     return unique
 
