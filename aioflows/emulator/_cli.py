@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import signal
@@ -13,8 +14,9 @@ import click
 
 from ._emulator import Emulator
 from ._faults import Latency
-from ._server import is_loopback
+from ._server import RunningServer, is_loopback
 from ._statefile import StateFileError
+from ._tokens import check_static_token
 
 __all__ = ["emulator"]
 
@@ -50,7 +52,7 @@ def emulator() -> None:
 )
 @click.option(
     "--token",
-    help="Static development token, accepted for every service as the default user. Default: a new random token at each start, printed in the banner.",
+    help="Static development token of visible ASCII characters, accepted for every service as the default user. Default: a new random token at each start, printed in the banner.",
 )
 @click.option(
     "--latency",
@@ -79,14 +81,16 @@ def serve(
             param_hint="--host",
         )
 
+    if token is not None:
+        try:
+            check_static_token(token, "the token")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--token") from exc
+
     try:
         anyio.run(_serve, host, port, state_path, token, latency, allow_remote_host)
     except StateFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc}; pick another --port, or 0 for a free one"
-        ) from exc
 
 
 async def _serve(
@@ -102,19 +106,50 @@ async def _serve(
         instance = Emulator(static_token=token, latency=knob)
     else:
         instance = await Emulator.load(state_path, static_token=token, latency=knob)
+        # Saving once before serving makes an unwritable --state path fail
+        # now, not at Ctrl-C after the session's state has built up.
+        await _save(instance, state_path)
 
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with instance.serve(
-            host, port, allow_remote_host=allow_remote_host
-        ) as server:
+        async with contextlib.AsyncExitStack() as stack:
+            server = await _listen(stack, instance, host, port, allow_remote_host)
             _print_banner(server.url, instance, fixed_token=token is not None)
             async for received in signals:
                 logger.info("Emulator server stopping on signal %s", received)
                 break
 
     if state_path is not None:
-        await instance.save(state_path)
+        await _save(instance, state_path)
         click.echo(f"Saved the emulator state to {state_path}")
+
+
+async def _listen(
+    stack: contextlib.AsyncExitStack,
+    instance: Emulator,
+    host: str,
+    port: int,
+    allow_remote_host: bool,
+) -> RunningServer:
+    # Only binding is wrapped, so an OSError from loading or saving the
+    # state is never reported as a port problem.
+    try:
+        return await stack.enter_async_context(
+            instance.serve(host, port, allow_remote_host=allow_remote_host)
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc}; pick another --port, or 0 for a free one"
+        ) from exc
+
+
+async def _save(instance: Emulator, state_path: Path) -> None:
+    try:
+        await instance.save(state_path)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot save the emulator state to {state_path}: {exc.strerror or exc}; "
+            "pass a --state path in a writable directory"
+        ) from exc
 
 
 def _print_banner(url: str, instance: Emulator, *, fixed_token: bool) -> None:

@@ -16,9 +16,17 @@ from ._tokens import ANY_RESOURCE_SERVER, AccessGrant, TokenRegistry
 if TYPE_CHECKING:
     from ._groups import GroupStore
 
-__all__ = ["ServiceContext"]
+__all__ = ["MAX_JSON_DEPTH", "ServiceContext"]
 
 _BEARER = "bearer "
+
+# Request bodies nested deeper than this get 422. The handlers copy, walk and
+# save bodies recursively, so the limit keeps them far below Python's default
+# recursion limit of 1000 frames.
+# NOTE: the real services' limit is not known; 100 levels is an estimate that
+# no hand-written flow definition or run input comes close to.
+MAX_JSON_DEPTH = 100
+_TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
 
 
 @attrs.define
@@ -124,22 +132,41 @@ class ServiceContext:
         """Decode a JSON request body.
 
         Raises:
-            ServiceError: 422 when the body is not valid JSON.
+            ServiceError: 422 when the body is not valid JSON or is nested
+                more than ``MAX_JSON_DEPTH`` levels deep.
         """
         if not request.body:
             return {}
 
         try:
-            return json.loads(request.body)
+            document = json.loads(request.body)
         except ValueError as exc:
-            raise self.error(
-                422,
-                "UNPROCESSABLE_ENTITY",
-                [
-                    {
-                        "loc": ["body"],
-                        "msg": f"Invalid JSON: {exc}",
-                        "type": "value_error",
-                    }
-                ],
-            ) from exc
+            raise self._invalid_body(f"Invalid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise self._invalid_body(_TOO_DEEP) from exc
+
+        if _nesting_exceeds(document, MAX_JSON_DEPTH):
+            raise self._invalid_body(_TOO_DEEP)
+        return document
+
+    def _invalid_body(self, message: str) -> ServiceError:
+        problem = {"loc": ["body"], "msg": message, "type": "value_error"}
+        return self.error(422, "UNPROCESSABLE_ENTITY", [problem])
+
+
+def _nesting_exceeds(document: Any, limit: int) -> bool:
+    # Iterative, so that measuring a deep document cannot itself recurse too deep.
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False

@@ -30,6 +30,7 @@ from ._statefile import (
     read_state_file,
     write_state_file,
 )
+from ._tokens import check_static_token
 from ._transport import EmulatorTransport
 
 __all__ = ["Emulator", "Subscription"]
@@ -55,14 +56,18 @@ class Emulator:
 
     Args:
         static_token: A development token accepted for every resource server
-            as the default user. None draws a random one; read it back from
-            :attr:`static_token`.
+            as the default user: one or more visible ASCII characters. None
+            draws a random one; read it back from :attr:`static_token`.
         identity_id: The default user's identity id; None draws a random UUID.
         clock: The clock that runs advance on. Pass a
             :class:`~aioflows.emulator.ManualClock` to drive runs from a test.
         seed: Seed of the random generator behind ids, tokens, jitter and
             random faults; None seeds from the system.
         timing: How long run states take on the clock.
+
+    Raises:
+        ValueError: If ``static_token`` is empty or has a character other
+            than visible ASCII.
 
     Attributes:
         latency: Delay added before each request.
@@ -89,6 +94,9 @@ class Emulator:
     _limiter: RateLimiter = attrs.field(init=False, factory=RateLimiter, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if self._static_token is not None:
+            check_static_token(self._static_token)
+
         self._ids = IdSource(random.Random(self.seed))
         if self._identity_id is None:
             self._identity_id = self._ids.uuid()
@@ -301,7 +309,13 @@ class Emulator:
         )
 
     def add_static_token(self, token: str, identity_id: str) -> None:
-        """Accept another static token, for every resource server, as an identity."""
+        """Accept another static token, for every resource server, as an identity.
+
+        Raises:
+            ValueError: If the token is empty or has a character other than
+                visible ASCII.
+        """
+        check_static_token(token, "token")
         self._state.context.tokens.static[token] = identity_id
 
     def add_group(
@@ -375,7 +389,7 @@ class Emulator:
 
         try:
             emulator._state.load_json(document)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise StateFileError(
                 f"emulator state file {os.fspath(path)} is not valid emulator state ({exc!r}); fix it or move it away to start empty"
             ) from exc

@@ -21,7 +21,7 @@ from ._paging import InvalidPageRequest, page
 from ._principals import RUN_ROLE_FIELDS, validate_roles
 from ._timeline import cancel_at, log_entry, status_at, visible_entries
 from ._tokens import FLOWS_RESOURCE_SERVER
-from ._validation import input_problems
+from ._validation import input_problems, run_body_problems
 
 if TYPE_CHECKING:
     from ._context import ServiceContext
@@ -155,15 +155,9 @@ class RunsService:
             )
 
         body = self.context.read_json(request)
-        if not isinstance(body, dict):
-            problem = {
-                "loc": ["body"],
-                "msg": "The request body must be a JSON object",
-                "type": "value_error",
-            }
-            raise self.context.error(422, "UNPROCESSABLE_ENTITY", [problem])
-
-        problems = validate_roles(body, RUN_ROLE_FIELDS)
+        problems = run_body_problems(body)
+        if not problems:
+            problems = validate_roles(body, RUN_ROLE_FIELDS)
         if problems:
             raise self.context.error(422, "UNPROCESSABLE_ENTITY", problems)
 

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import socket
 import struct
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -23,6 +24,7 @@ from anyio.abc import SocketAttribute, SocketStream
 
 from ._faults import FaultKind
 from ._http import EmulatorRequest, EmulatorResponse, json_response
+from ._pipeline import Outcome
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -35,6 +37,11 @@ _MAX_BODY_BYTES = 16 * 1024 * 1024
 _RECEIVE_SIZE = 65_536
 # How long a READ_TIMEOUT fault keeps a connection open before closing it.
 _HANG_SECONDS = 60.0
+_TOO_LARGE = f"Request bodies are limited to {_MAX_BODY_BYTES} bytes"
+_INVALID_HTTP = "The request is not valid HTTP/1.1"
+_INTERNAL_ERROR = (
+    "The emulator failed to handle this request; the server log has the traceback"
+)
 
 
 @attrs.frozen
@@ -121,10 +128,10 @@ async def _serve_connection(emulator: Emulator, stream: SocketStream) -> None:
         ConnectionError,
     ) as exc:
         logger.debug("Emulator connection dropped: %r", exc)
-    except h11.RemoteProtocolError as exc:
-        logger.warning(
-            "Emulator server closed a connection after an invalid HTTP request: %s", exc
-        )
+    except Exception:
+        # The listener's task group would end the whole server on this error,
+        # so it costs only this connection.
+        logger.exception("Emulator server closed a connection after an internal error")
 
 
 async def _serve_requests(
@@ -137,21 +144,16 @@ async def _serve_requests(
             await _send(
                 connection,
                 stream,
-                json_response(
-                    413,
-                    {
-                        "error": {
-                            "code": "PAYLOAD_TOO_LARGE",
-                            "detail": f"Request bodies are limited to {_MAX_BODY_BYTES} bytes",
-                        }
-                    },
-                ),
+                _error_response(413, "PAYLOAD_TOO_LARGE", _TOO_LARGE),
             )
+            return
+        except h11.RemoteProtocolError as exc:
+            await _reject_invalid_http(connection, stream, exc.error_status_hint)
             return
         if request is None:
             return
 
-        outcome = await emulator.process(request)
+        outcome = await _process(emulator, request)
         if outcome.fault is FaultKind.CONNECTION_RESET:
             _reset_on_close(stream)
             return
@@ -165,6 +167,43 @@ async def _serve_requests(
         if connection.our_state is h11.MUST_CLOSE:
             return
         connection.start_next_cycle()
+
+
+async def _process(emulator: Emulator, request: EmulatorRequest) -> Outcome:
+    try:
+        return await emulator.process(request)
+    except Exception:
+        # One request that breaks a handler gets a 500, as from a real
+        # service, and the server goes on serving the others.
+        logger.exception(
+            "Emulator server failed to handle %s %s and returned 500",
+            request.method,
+            request.path,
+        )
+        return Outcome(_error_response(500, "INTERNAL_SERVER_ERROR", _INTERNAL_ERROR))
+
+
+async def _reject_invalid_http(
+    connection: h11.Connection, stream: SocketStream, status: int
+) -> None:
+    # h11's message quotes the offending bytes, which may be an Authorization
+    # header with its token, so only the status and the peer are logged.
+    logger.warning(
+        "Emulator server returned %d for invalid HTTP from %s and closed the connection",
+        status,
+        stream.extra(SocketAttribute.remote_address, "an unknown peer"),
+    )
+    if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+        response = _error_response(status, HTTPStatus(status).name, _INVALID_HTTP)
+        await _send(connection, stream, response)
+
+
+def _error_response(status: int, code: str, detail: str) -> EmulatorResponse:
+    document = {
+        "error": {"code": code, "detail": detail},
+        "debug_id": str(uuid.uuid4()),
+    }
+    return json_response(status, document)
 
 
 class _RequestTooLarge(Exception):

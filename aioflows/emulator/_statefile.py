@@ -64,18 +64,26 @@ def read_state_file(path: Path) -> dict[str, Any] | None:
         The JSON document, or None when the file does not exist.
 
     Raises:
-        StateFileError: If the file is not a JSON object.
+        StateFileError: If the file cannot be read, is not UTF-8 or is not a
+            JSON object.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise StateFileError(
+            f"cannot read emulator state file {path}: {exc.strerror or exc}; "
+            "pass a path to a readable file, or to a new file in an existing directory"
+        ) from exc
 
     try:
-        document = json.loads(text)
-    except ValueError as exc:
+        document = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers text that is not UTF-8 and RecursionError
+        # covers JSON nested too deeply for the parser.
         raise StateFileError(
-            f"emulator state file {path} is not valid JSON ({exc}); "
+            f"emulator state file {path} is not valid UTF-8 JSON ({exc}); "
             "fix it or move it away to start with an empty state"
         ) from exc
 

@@ -24,6 +24,7 @@ __all__ = [
     "AccessGrant",
     "RefreshGrant",
     "TokenRegistry",
+    "check_static_token",
     "flow_scope",
     "resource_server_of",
 ]
@@ -38,6 +39,31 @@ _FLOWS_CLIENT_ID = "eec9b274-0c81-4334-bdc2-54e90e689b9a"
 _SCOPE_URL_PREFIX = "https://auth.globus.org/scopes/"
 _SCOPE_URN_PREFIX = "urn:globus:auth:scope:"
 _OPENID_SCOPES = frozenset({"openid", "profile", "email"})
+
+
+def check_static_token(token: str, name: str = "static_token") -> None:
+    """Check that a static development token can be sent as a bearer token.
+
+    Args:
+        token: The token.
+        name: The argument or option that supplied it, for the message.
+
+    Raises:
+        ValueError: If the token is empty or has a character outside visible
+            ASCII (RFC 5234 VCHAR): an empty token would let a bare
+            ``Authorization: Bearer`` header in, and a space, control
+            character or non-ASCII letter does not survive the header.
+    """
+    if not token:
+        raise ValueError(
+            f"{name} must not be empty; pass a token of visible ASCII characters, "
+            "or none to draw a random one"
+        )
+    if not all("!" <= character <= "~" for character in token):
+        raise ValueError(
+            f"{name} must contain only visible ASCII characters, without spaces "
+            "or control characters, because it is sent in an Authorization header"
+        )
 
 
 def flow_scope(flow_id: str) -> str:

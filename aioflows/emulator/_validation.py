@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ._definition_checks import definition_problems
 from ._principals import FLOW_ROLE_FIELDS, validate_roles
 
-__all__ = ["flow_body_problems", "input_problems"]
+__all__ = ["flow_body_problems", "input_problems", "run_body_problems"]
 
 _MAX_TITLE_LENGTH = 128
 _UUID = re.compile(
@@ -49,8 +50,11 @@ def flow_body_problems(body: Any, *, creating: bool) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
         return [_problem(["body"], "The request body must be a JSON object")]
 
-    problems = _title_problems(body, creating) + _definition_problems(body, creating)
+    problems = _title_problems(body, creating)
+    if creating or body.get("definition") is not None:
+        problems += definition_problems(body.get("definition"))
     problems += _simple_field_problems(body)
+    problems += _input_schema_problems(body.get("input_schema"))
     problems += validate_roles(body, FLOW_ROLE_FIELDS)
     return problems
 
@@ -68,66 +72,11 @@ def _title_problems(body: dict[str, Any], creating: bool) -> list[dict[str, Any]
     return []
 
 
-def _definition_problems(body: dict[str, Any], creating: bool) -> list[dict[str, Any]]:
-    definition = body.get("definition")
-    if definition is None and not creating:
-        return []
-    if not isinstance(definition, dict):
-        return [_problem(["definition"], "definition must be a JSON object")]
-
-    states = definition.get("States")
-    if not isinstance(states, dict) or not states:
-        return [_problem(["definition", "States"], "States must be a non-empty object")]
-
-    start_at = definition.get("StartAt")
-    if start_at not in states:
-        return [
-            _problem(
-                ["definition", "StartAt"],
-                f"StartAt {start_at!r} does not name a state in States",
-            )
-        ]
-
-    problems = []
-    for name, state in states.items():
-        for target in _targets_of(state):
-            if target not in states:
-                problems.append(
-                    _problem(
-                        ["definition", "States", name],
-                        f"State {name!r} moves to {target!r}, which is not a state in States",
-                    )
-                )
-    return problems
-
-
-def _targets_of(state: Any) -> list[Any]:
-    if not isinstance(state, dict):
-        return []
-
-    targets = [state["Next"]] if "Next" in state else []
-    if "Default" in state:
-        targets.append(state["Default"])
-    for rule in state.get("Choices") or []:
-        if isinstance(rule, dict) and "Next" in rule:
-            targets.append(rule["Next"])
-    for catcher in state.get("Catch") or []:
-        if isinstance(catcher, dict) and "Next" in catcher:
-            targets.append(catcher["Next"])
-    return targets
-
-
 def _simple_field_problems(body: dict[str, Any]) -> list[dict[str, Any]]:
     problems = []
     for field in _STRING_FIELDS:
         if body.get(field) is not None and not isinstance(body[field], str):
             problems.append(_problem([field], f"{field} must be a string"))
-
-    schema = body.get("input_schema")
-    if schema is not None and not isinstance(schema, dict):
-        problems.append(
-            _problem(["input_schema"], "input_schema must be a JSON object")
-        )
 
     keywords = body.get("keywords")
     if keywords is not None and not (
@@ -142,6 +91,64 @@ def _simple_field_problems(body: dict[str, Any]) -> list[dict[str, Any]]:
         problems.append(
             _problem(["subscription_id"], "subscription_id must be a UUID or null")
         )
+    return problems
+
+
+def _input_schema_problems(schema: Any) -> list[dict[str, Any]]:
+    # Only the keywords that input_problems reads are checked.
+    if schema is None:
+        return []
+    if not isinstance(schema, dict):
+        return [_problem(["input_schema"], "input_schema must be a JSON object")]
+
+    problems = []
+    required = schema.get("required", [])
+    if not (isinstance(required, list) and all(isinstance(n, str) for n in required)):
+        problems.append(
+            _problem(
+                ["input_schema", "required"],
+                "required must be a list of property names",
+            )
+        )
+
+    properties = schema.get("properties", {})
+    if not (
+        isinstance(properties, dict)
+        and all(isinstance(p, (dict, bool)) for p in properties.values())
+    ):
+        problems.append(
+            _problem(
+                ["input_schema", "properties"],
+                "properties must be a JSON object that maps each property name "
+                "to a schema (an object or a boolean)",
+            )
+        )
+    return problems
+
+
+def run_body_problems(body: Any) -> list[dict[str, Any]]:
+    """Check the fields of a run request body that the emulator stores.
+
+    Args:
+        body: The decoded body of ``POST /flows/{flow_id}/run``.
+
+    Returns:
+        The problems found, empty when the body is acceptable. The role
+        lists and the run input are checked separately.
+    """
+    if not isinstance(body, dict):
+        return [_problem(["body"], "The request body must be a JSON object")]
+
+    problems = []
+    label = body.get("label")
+    if label is not None and not isinstance(label, str):
+        problems.append(_problem(["label"], "label must be a string"))
+
+    tags = body.get("tags")
+    if tags is not None and not (
+        isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)
+    ):
+        problems.append(_problem(["tags"], "tags must be a list of strings"))
     return problems
 
 
@@ -167,8 +174,12 @@ def input_problems(schema: dict[str, Any], run_input: Any) -> list[dict[str, Any
             }
         ]
 
+    # A schema saved by an older emulator may hold keywords of the wrong
+    # type, and those are skipped here instead of failing every run.
+    required = schema.get("required")
+    properties = schema.get("properties")
     problems = []
-    for name in schema.get("required") or []:
+    for name in required if isinstance(required, list) else []:
         if isinstance(name, str) and name not in run_input:
             problems.append(
                 {
@@ -178,7 +189,7 @@ def input_problems(schema: dict[str, Any], run_input: Any) -> list[dict[str, Any
                 }
             )
 
-    for name, prop in (schema.get("properties") or {}).items():
+    for name, prop in properties.items() if isinstance(properties, dict) else []:
         if (
             name in run_input
             and isinstance(prop, dict)

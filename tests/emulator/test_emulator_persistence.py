@@ -93,6 +93,65 @@ async def test_load_corrupt_file_raises(tmp_path: Path, content: str) -> None:
         await Emulator.load(path)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b'{"version": "caf\xe9"}', b"[" * 100_000],
+    ids=["latin-1", "deep"],
+)
+async def test_load_undecodable_file_raises(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "emulator.json"
+    path.write_bytes(data)
+
+    with pytest.raises(StateFileError, match=re.escape(str(path))):
+        await Emulator.load(path)
+
+
+async def test_load_below_regular_file_raises(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("not a directory")
+    path = tmp_path / "blocker" / "emulator.json"
+
+    with pytest.raises(StateFileError, match="cannot read"):
+        await Emulator.load(path)
+
+
+@pytest.mark.parametrize("token", ["", " padded", "two words", "caf\u00e9", "a\tb"])
+def test_static_token_invalid_rejected(token: str) -> None:
+    with pytest.raises(ValueError, match="static_token"):
+        Emulator(static_token=token)
+
+
+def test_added_token_empty_rejected(emulator: Emulator) -> None:
+    with pytest.raises(ValueError, match="token"):
+        emulator.add_static_token("", emulator.identity_id)
+
+
+def test_cli_rejects_empty_token() -> None:
+    result = CliRunner().invoke(
+        emulator_command, ["serve", "--port", "0", "--token", ""]
+    )
+
+    assert result.exit_code == 2
+    assert "--token" in result.output
+
+
+def test_cli_unwritable_state_fails_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def fail_save(self: Emulator, path: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Emulator, "save", fail_save)
+    state = tmp_path / "state.json"
+
+    result = CliRunner().invoke(
+        emulator_command, ["serve", "--port", "0", "--state", str(state)]
+    )
+
+    assert result.exit_code == 1
+    assert f"cannot save the emulator state to {state}" in result.output
+    assert "listening" not in result.output
+
+
 def test_cli_rejects_remote_host() -> None:
     result = CliRunner().invoke(
         emulator_command, ["serve", "--host", "0.0.0.0", "--port", "0"]

@@ -13,6 +13,8 @@ import pytest
 from emulator_helpers import action_definition, pass_definition
 
 from aioflows.emulator import Emulator, FaultKind
+from aioflows.emulator import _emulator as emulator_module
+from aioflows.emulator._pipeline import Outcome, respond
 
 pytestmark = pytest.mark.anyio
 
@@ -132,6 +134,45 @@ async def test_server_invalid_http_survives(emulator: Emulator) -> None:
             response = await http.get("/flows")
 
     assert response.status_code == 200
+
+
+async def test_server_invalid_header_answers_400(emulator: Emulator) -> None:
+    request = b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n"
+    received = b""
+
+    async with emulator.serve() as server:
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream:
+            await stream.send(request)
+            with anyio.fail_after(5), contextlib.suppress(anyio.EndOfStream):
+                while True:
+                    received += await stream.receive()
+
+    assert received.startswith(b"HTTP/1.1 400 ")
+    assert b'"code":"BAD_REQUEST"' in received
+
+
+async def test_server_handler_error_answers_500(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = iter([RuntimeError("handler bug")])
+
+    def respond_once_failing(*args: Any, **kwargs: Any) -> Outcome:
+        for failure in failures:
+            raise failure
+        return respond(*args, **kwargs)
+
+    monkeypatch.setattr(emulator_module, "respond", respond_once_failing)
+    async with (
+        emulator.serve() as server,
+        httpx.AsyncClient(base_url=server.url, headers=_headers(emulator)) as http,
+    ):
+        failed = await http.get("/flows")
+        after = await http.get("/flows")
+
+    assert failed.status_code == 500
+    assert failed.json()["error"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert after.status_code == 200
 
 
 def _flows_client_session(token: str) -> dict[str, Any]:
