@@ -5,7 +5,8 @@ grouped by namespace. :class:`MemoryStorage` keeps them in memory,
 :class:`JSONFileStorage` in one human-readable JSON file and
 :class:`SQLiteStorage` in one SQLite database. The two file backends are
 safe to share between tasks, threads' event loops and processes on one
-machine.
+machine. The built-in backends also offer ``deploy_lock(namespace)``, an
+exclusive section per namespace that managers hold while they deploy a flow.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["create_private_file", "make_private_dirs", "replace_file"]
+__all__ = ["create_private_file", "make_private_dirs", "replace_file", "resolve_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +67,30 @@ def create_private_file(path: Path) -> None:
         os.close(descriptor)
 
 
+def resolve_path(path: Path) -> Path:
+    """Return ``path`` as an absolute path with every symbolic link followed.
+
+    A missing file or a dangling link resolves to the path it would have, so
+    callers may create it there.
+    """
+    return Path(os.path.realpath(path))
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Replace the file at ``path`` with ``data`` so readers never see a partial file.
 
-    The data goes to a new file with mode 0600 in the same directory. That
-    file is flushed and fsynced, then renamed over ``path`` with
-    ``os.replace``, and the directory is fsynced so the rename survives a
-    crash. A file left behind by a crash between those steps is named
-    ``.<name>.<random>.tmp``.
+    A symbolic link at ``path`` is followed and stays a link: the file it
+    points to is replaced. The data goes to a new file with mode 0600 in the
+    directory of that file. It is flushed and fsynced, then renamed over the
+    file with ``os.replace``, and the directory is fsynced so the rename
+    survives a crash. A file left behind by a crash between those steps is
+    named ``.<name>.<random>.tmp``.
 
     Raises:
-        OSError: Writing, syncing or renaming failed. ``path`` is unchanged
+        OSError: Writing, syncing or renaming failed. The file is unchanged
             then, and the temporary file is removed.
     """
+    path = resolve_path(path)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     descriptor = os.open(temporary, _create_flags(), FILE_MODE)
     try:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 import attrs
 import filelock
 
 from .._errors import StorageError
 from .._json import json_type_name
-from ._files import make_private_dirs, replace_file
+from ._deploy_locks import hold_file_deploy_lock
+from ._file_locks import acquire_file_lock
+from ._files import make_private_dirs, replace_file, resolve_path
 from ._loop_locks import loop_lock
 from ._options import check_timeout, to_path
 from ._protocol import JSONValue
@@ -32,9 +33,6 @@ State = dict[str, dict[str, Any]]
 _FIX_ADVICE = (
     "Fix the file or move it aside; aioflows never resets a file it cannot read."
 )
-
-# How often a thread waiting for another process's lock checks for cancellation.
-_LOCK_POLL_SECONDS = 0.05
 
 
 @attrs.define(eq=False)
@@ -52,24 +50,57 @@ class JSONFileStorage:
     replaces the file atomically, so concurrent writers in several
     processes lose no update. A write that changes nothing leaves the file
     untouched. Reads take no lock, because the atomic replace never shows a
-    partial file.
+    partial file. A symbolic link at ``path`` is followed: writes replace
+    the file it points to and lock next to that file.
 
     Args:
         path: The state file. A relative path is resolved against the
             working directory at each call.
         timeout: Maximum seconds to wait for another process's lock before
             raising StorageError.
+        deploy_timeout: Maximum seconds that :meth:`deploy_lock` waits for
+            another holder of the same namespace.
     """
 
     path: Path = attrs.field(converter=to_path)
     timeout: float = attrs.field(
         default=30.0, kw_only=True, repr=False, validator=check_timeout
     )
+    # NOTE: a guess. A holder's deploy is bounded by its Session's timeout and
+    # retries, which with the defaults come to a few minutes per request.
+    deploy_timeout: float = attrs.field(
+        default=600.0, kw_only=True, repr=False, validator=check_timeout
+    )
 
     @property
     def lock_path(self) -> Path:
-        """The file that the inter-process lock uses, ``<path>.lock``."""
-        return self.path.with_name(self.path.name + ".lock")
+        """The file that the inter-process lock uses.
+
+        It is ``<path>.lock`` next to the file that ``path`` names after
+        following symbolic links. Reading it touches the file system.
+        """
+        return _lock_path_of(resolve_path(self.path))
+
+    def deploy_lock(
+        self, namespace: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Return an exclusive section for deploying the flow of ``namespace``.
+
+        The section excludes every task, storage object and process that
+        takes the deploy lock of the same namespace in the same state file.
+        It locks ``<path>.locks/<16 hex digits>.lock``, whose directory is
+        created with mode 0700 and file with mode 0600. The task holding the
+        section may enter it again. Entering it writes nothing to the state
+        file.
+
+        Raises:
+            TypeError: ``namespace`` is not a str.
+            ValueError: ``namespace`` is empty or not valid Unicode.
+            StorageError: On entry, when the lock cannot be created or another
+                holder kept it longer than ``deploy_timeout`` seconds.
+        """
+        check_name(namespace, "namespace")
+        return hold_file_deploy_lock(self.path, namespace, self.deploy_timeout)
 
     async def get(self, namespace: str, key: str) -> JSONValue | None:
         """Return the value stored under ``key``, or None when it is missing.
@@ -178,63 +209,55 @@ class JSONFileStorage:
             await anyio.to_thread.run_sync(self._update_blocking, change)
 
     def _update_blocking(self, change: Callable[[State], None]) -> None:
+        # Writers that reach the file through different symbolic links must
+        # read, lock and replace the same file.
+        target = resolve_path(self.path)
         try:
-            make_private_dirs(self.path.parent)
+            make_private_dirs(target.parent)
         except OSError as error:
             raise StorageError(
-                f"Cannot create the directory {self.path.parent} for the state file: "
-                f"{error.strerror or error}. Create it or choose another path.",
+                f"Cannot create the directory {target.parent} for the state file "
+                f"{self.path}: {error.strerror or error}. Create it or choose "
+                f"another path.",
                 path=str(self.path),
             ) from error
 
-        lock = filelock.FileLock(self.lock_path, mode=0o600, thread_local=False)
+        lock_path = _lock_path_of(target)
+        lock = filelock.FileLock(lock_path, mode=0o600, thread_local=False)
         try:
-            self._acquire(lock)
+            acquired = acquire_file_lock(lock, self.timeout)
         except OSError as error:
             raise StorageError(
-                f"Cannot open the lock file {self.lock_path}: "
+                f"Cannot open the lock file {lock_path}: "
                 f"{error.strerror or error}. Check the permissions of its directory.",
                 path=str(self.path),
             ) from error
+        if not acquired:
+            raise StorageError(
+                f"Timed out after {self.timeout} s waiting for the lock file "
+                f"{lock_path}: another process or storage object is writing "
+                f"the state file. Retry later, or raise the timeout if writes "
+                f"are slow.",
+                path=str(self.path),
+            )
 
         try:
-            self._apply(change)
+            self._apply(change, target)
         finally:
             lock.release()
 
-    def _acquire(self, lock: filelock.BaseFileLock) -> None:
-        # Short waits in a loop let a cancelled task stop waiting for the lock.
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                lock.acquire(timeout=_LOCK_POLL_SECONDS)
-            except filelock.Timeout:
-                pass
-            else:
-                return
-
-            anyio.from_thread.check_cancelled()
-            if time.monotonic() >= deadline:
-                raise StorageError(
-                    f"Timed out after {self.timeout} s waiting for the lock file "
-                    f"{self.lock_path}: another process or storage object is writing "
-                    f"the state file. Retry later, or raise the timeout if writes "
-                    f"are slow.",
-                    path=str(self.path),
-                )
-
-    def _apply(self, change: Callable[[State], None]) -> None:
-        state = _read_state(self.path)
-        before = _canonical(state)
+    def _apply(self, change: Callable[[State], None], target: Path) -> None:
+        state = _read_state(target, reported_path=self.path)
+        before = _canonical(state, self.path)
 
         change(state)
-        if _canonical(state) == before:
+        if _canonical(state, self.path) == before:
             logger.debug("Left %s unchanged: the change was already stored", self.path)
             return
 
         data = _render(state, self.path)
         try:
-            replace_file(self.path, data)
+            replace_file(target, data)
         except OSError as error:
             raise StorageError(
                 f"Cannot write the state file {self.path}: {error.strerror or error}. "
@@ -262,33 +285,45 @@ def _delete_keys(state: State, namespace: str, keys: Iterable[str]) -> None:
         del state[namespace]
 
 
-def _read_state(path: Path) -> State:
+def _lock_path_of(target: Path) -> Path:
+    return target.with_name(target.name + ".lock")
+
+
+def _read_state(path: Path, reported_path: Path | None = None) -> State:
     """Read and check the state file; a missing file reads as empty.
+
+    Args:
+        path: The file to read.
+        reported_path: The path to name in errors, when it differs from ``path``
+            (the configured path of a file reached through a link).
 
     Raises:
         StorageError: The file cannot be read, is not valid JSON or is not an
             object of objects.
     """
+    name = path if reported_path is None else reported_path
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as error:
         raise StorageError(
-            f"Cannot read the state file {path}: {error.strerror or error}. "
+            f"Cannot read the state file {name}: {error.strerror or error}. "
             f"Check that it is a file this user may read.",
-            path=str(path),
+            path=str(name),
         ) from error
 
     try:
         state = json.loads(data, parse_constant=_reject_constant)
     except ValueError as error:
         raise StorageError(
-            f"The state file {path} is not valid JSON ({error}). {_FIX_ADVICE}",
-            path=str(path),
+            f"The state file {name} is not valid JSON ({error}). {_FIX_ADVICE}",
+            path=str(name),
         ) from error
+    except RecursionError:
+        raise _too_deep(name) from None
 
-    _check_shape(state, path)
+    _check_shape(state, name)
     return state  # type: ignore[no-any-return]
 
 
@@ -313,12 +348,21 @@ def _check_shape(state: Any, path: Path) -> None:
             )
 
 
-def _canonical(state: State) -> str:
-    return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _canonical(state: State, path: Path) -> str:
+    try:
+        return json.dumps(
+            state, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+    except RecursionError:
+        raise _too_deep(path) from None
 
 
 def _render(state: State, path: Path) -> bytes:
-    text = json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text = json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    except RecursionError:
+        raise _too_deep(path) from None
+
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as error:
@@ -329,3 +373,13 @@ def _render(state: State, path: Path) -> bytes:
             f"which cannot be written as UTF-8. {_FIX_ADVICE}",
             path=str(path),
         ) from error
+
+
+def _too_deep(path: Path) -> StorageError:
+    # The parser and the encoders recurse once per level of nesting, so a
+    # file nested deeper than Python's recursion limit cannot be handled.
+    return StorageError(
+        f"The state file {path} is nested too deeply for Python's JSON parser. "
+        f"{_FIX_ADVICE}",
+        path=str(path),
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 
 import anyio.lowlevel
 import attrs
 
+from ._deploy_locks import hold_memory_deploy_lock
 from ._protocol import JSONValue
 from ._values import check_keys, check_name, decode_value, encode_value, encode_values
 
@@ -26,6 +28,22 @@ class MemoryStorage:
     """
 
     _data: dict[str, dict[str, str]] = attrs.field(factory=dict, init=False, repr=False)
+
+    def deploy_lock(
+        self, namespace: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Return an exclusive section for deploying the flow of ``namespace``.
+
+        The section excludes the other tasks of this event loop that take
+        the deploy lock of the same namespace in this object. The task
+        holding it may enter it again.
+
+        Raises:
+            TypeError: ``namespace`` is not a str.
+            ValueError: ``namespace`` is empty or not valid Unicode.
+        """
+        check_name(namespace, "namespace")
+        return hold_memory_deploy_lock(self, namespace)
 
     async def get(self, namespace: str, key: str) -> JSONValue | None:
         """Return the value stored under ``key``, or None when it is missing.

@@ -18,6 +18,7 @@ import anyio.to_thread
 import attrs
 
 from .._errors import StorageError
+from ._deploy_locks import hold_file_deploy_lock
 from ._files import create_private_file, make_private_dirs
 from ._loop_locks import loop_lock
 from ._options import check_timeout, to_path
@@ -83,12 +84,40 @@ class SQLiteStorage:
             working directory at each call.
         timeout: Maximum seconds to wait for another connection's lock
             (SQLite's busy timeout) before raising StorageError.
+        deploy_timeout: Maximum seconds that :meth:`deploy_lock` waits for
+            another holder of the same namespace.
     """
 
     path: Path = attrs.field(converter=to_path)
     timeout: float = attrs.field(
         default=30.0, kw_only=True, repr=False, validator=check_timeout
     )
+    # NOTE: a guess. A holder's deploy is bounded by its Session's timeout and
+    # retries, which with the defaults come to a few minutes per request.
+    deploy_timeout: float = attrs.field(
+        default=600.0, kw_only=True, repr=False, validator=check_timeout
+    )
+
+    def deploy_lock(
+        self, namespace: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Return an exclusive section for deploying the flow of ``namespace``.
+
+        The section excludes every task, storage object and process that
+        takes the deploy lock of the same namespace in the same database. It
+        locks ``<path>.locks/<16 hex digits>.lock`` with ``filelock``, not
+        SQLite, so it blocks no reader or writer of the database. The lock
+        directory is created with mode 0700 and the file with mode 0600. The
+        task holding the section may enter it again.
+
+        Raises:
+            TypeError: ``namespace`` is not a str.
+            ValueError: ``namespace`` is empty or not valid Unicode.
+            StorageError: On entry, when the lock cannot be created or another
+                holder kept it longer than ``deploy_timeout`` seconds.
+        """
+        check_name(namespace, "namespace")
+        return hold_file_deploy_lock(self.path, namespace, self.deploy_timeout)
 
     async def get(self, namespace: str, key: str) -> JSONValue | None:
         """Return the value stored under ``key``, or None when it is missing.
@@ -209,13 +238,21 @@ class SQLiteStorage:
             try:
                 decoded[key] = decode_value(text)
             except (TypeError, ValueError) as error:
-                raise StorageError(
-                    f"The value of key {key!r} in namespace {namespace!r} in the "
-                    f"SQLite database {self.path} is not valid JSON ({error}). "
-                    f"{_FIX_ADVICE}",
-                    path=str(self.path),
+                raise self._value_error(
+                    namespace, key, f"is not valid JSON ({error})"
                 ) from error
+            except RecursionError:
+                raise self._value_error(
+                    namespace, key, "is nested too deeply for Python's JSON parser"
+                ) from None
         return decoded
+
+    def _value_error(self, namespace: str, key: str, problem: str) -> StorageError:
+        return StorageError(
+            f"The value of key {key!r} in namespace {namespace!r} in the SQLite "
+            f"database {self.path} {problem}. {_FIX_ADVICE}",
+            path=str(self.path),
+        )
 
 
 def _select_blocking(

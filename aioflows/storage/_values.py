@@ -20,7 +20,7 @@ _ALLOWED_VALUES = "dicts with str keys, lists, str, int, finite float, bool and 
 
 
 def check_name(name: object, argument: str) -> str:
-    """Return ``name`` if it is a non-empty str.
+    """Return ``name`` if it is a non-empty str that UTF-8 can encode.
 
     Args:
         name: The namespace or key to check.
@@ -28,12 +28,23 @@ def check_name(name: object, argument: str) -> str:
 
     Raises:
         TypeError: ``name`` is not a str.
-        ValueError: ``name`` is empty.
+        ValueError: ``name`` is empty or contains a lone surrogate.
     """
     if not isinstance(name, str):
         raise TypeError(f"{argument} must be a str, not {type(name).__name__}")
     if not name:
         raise ValueError(f"{argument} must be a non-empty str")
+
+    # Python decodes a file name that is not UTF-8 into lone surrogates, and
+    # neither the JSON file nor SQLite can store such a str.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{argument} must be valid Unicode, but {name!r} contains a lone "
+            f"surrogate (a file name that is not UTF-8 decodes to one); "
+            f"rename the source of the {argument} to UTF-8 text"
+        ) from None
     return name
 
 

@@ -8,6 +8,7 @@ Usage::
 
     python storage_worker.py --backend asyncio --kind jsonfile --path STATE \\
         --ready READY --go GO set PREFIX COUNT
+    python storage_worker.py ... deploy NAME
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from aioflows.storage import JSONFileStorage, SQLiteStorage, Storage
+from aioflows.storage import JSONFileStorage, SQLiteStorage
 
 NAMESPACE = "shared"
 
 # Maximum seconds a worker waits for the go file or the stop file.
 WAIT_LIMIT = 60.0
+
+# Seconds that the "deploy" action takes to create a flow, like a slow request.
+# Without the deploy lock, every worker would read no flow id in that time.
+CREATE_SECONDS = 0.3
 
 
 def main() -> None:
@@ -55,11 +60,14 @@ def parse_arguments() -> argparse.Namespace:
 
     reader = actions.add_parser("read-raw")
     reader.add_argument("stop", type=Path)
+
+    deploy = actions.add_parser("deploy")
+    deploy.add_argument("name")
     return parser.parse_args()
 
 
 async def run(arguments: argparse.Namespace) -> dict[str, Any]:
-    storage: Storage
+    storage: JSONFileStorage | SQLiteStorage
     if arguments.kind == "jsonfile":
         storage = JSONFileStorage(arguments.path)
     else:
@@ -87,7 +95,28 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             await storage.set(NAMESPACE, "blob", value)
         return {"written": arguments.count}
 
+    if arguments.action == "deploy":
+        return await deploy_once(storage, arguments.name)
+
     return await anyio.to_thread.run_sync(read_raw, arguments.path, arguments.stop)
+
+
+async def deploy_once(
+    storage: JSONFileStorage | SQLiteStorage, name: str
+) -> dict[str, Any]:
+    """Create the namespace's flow unless one is stored, as a manager deploys.
+
+    The worker stores its own name as the flow id, so the summary shows
+    which worker created the flow.
+    """
+    async with storage.deploy_lock(NAMESPACE):
+        flow_id = await storage.get(NAMESPACE, "flow_id")
+        created = flow_id is None
+        if created:
+            await anyio.sleep(CREATE_SECONDS)
+            flow_id = name
+            await storage.set(NAMESPACE, "flow_id", flow_id)
+    return {"created": created, "flow_id": flow_id}
 
 
 def read_raw(path: Path, stop: Path) -> dict[str, Any]:

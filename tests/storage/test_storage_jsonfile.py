@@ -263,6 +263,98 @@ async def test_lone_surrogate_in_file_raises(tmp_path: Path) -> None:
     assert path.read_bytes() == content
 
 
+DEEP_VALUE = "[" * 100_000 + "]" * 100_000
+
+
+async def test_deep_file_read_raises(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"flows": {"flow_id": ' + DEEP_VALUE + "}}", encoding="utf-8")
+
+    with pytest.raises(StorageError, match="nested too deeply") as raised:
+        await JSONFileStorage(path).get("flows", "flow_id")
+
+    assert "aioflows never resets a file it cannot read" in str(raised.value)
+    assert raised.value.path == str(path)
+
+
+async def test_deep_file_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    content = ('{"flows": {"flow_id": ' + DEEP_VALUE + "}}").encode()
+    path.write_bytes(content)
+
+    with pytest.raises(StorageError, match="nested too deeply"):
+        await JSONFileStorage(path).set("flows", "other", 1)
+
+    assert path.read_bytes() == content
+
+
+@pytest.fixture
+def linked_state(tmp_path: Path) -> tuple[Path, Path]:
+    """Return a state file path that is a symbolic link, and the link's target."""
+    target = tmp_path / "shared" / "state.json"
+    target.parent.mkdir()
+    link = tmp_path / "state.json"
+    link.symlink_to(target)
+    return link, target
+
+
+async def test_symlink_survives_write(linked_state: tuple[Path, Path]) -> None:
+    link, target = linked_state
+
+    await JSONFileStorage(link).set("flows", "flow_id", "4a5b")
+
+    assert link.is_symlink()
+    assert await JSONFileStorage(target).get("flows", "flow_id") == "4a5b"
+
+
+async def test_symlink_locks_beside_target(linked_state: tuple[Path, Path]) -> None:
+    link, target = linked_state
+
+    await JSONFileStorage(link).set("flows", "flow_id", "4a5b")
+
+    assert (target.parent / "state.json.lock").is_file()
+    assert not (link.parent / "state.json.lock").exists()
+
+
+async def test_symlink_writer_waits_for_target_lock(
+    linked_state: tuple[Path, Path],
+) -> None:
+    link, target = linked_state
+    target_writer_lock = filelock.FileLock(
+        JSONFileStorage(target).lock_path, thread_local=False
+    )
+
+    with target_writer_lock, pytest.raises(StorageError, match="Timed out"):
+        await JSONFileStorage(link, timeout=0.2).set("flows", "flow_id", "4a5b")
+
+
+async def test_symlink_error_names_link(linked_state: tuple[Path, Path]) -> None:
+    link, target = linked_state
+    target.write_text("[]", encoding="utf-8")
+
+    with pytest.raises(StorageError, match="top level is an array") as raised:
+        await JSONFileStorage(link).set("flows", "flow_id", "4a5b")
+
+    assert raised.value.path == str(link)
+
+
+async def test_dangling_symlink_creates_target(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "state.json"
+    link = tmp_path / "state.json"
+    link.symlink_to(target)
+
+    await JSONFileStorage(link).set("flows", "flow_id", "4a5b")
+
+    assert link.is_symlink()
+    assert target.is_file()
+
+
+def test_lock_path_follows_symlink(linked_state: tuple[Path, Path]) -> None:
+    link, target = linked_state
+
+    assert JSONFileStorage(link).lock_path == target.parent / "state.json.lock"
+
+
 async def test_directory_path_raises(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="Cannot read the state file") as raised:
         await JSONFileStorage(tmp_path).get("flows", "flow_id")

@@ -168,3 +168,24 @@ async def test_reader_never_sees_partial_file(
     assert summary["invalid_count"] == 0, summary["invalid_examples"]
     # Seeing two versions proves that the reader ran while the writer wrote.
     assert summary["versions"] >= 2, summary
+
+
+async def test_deploy_lock_one_creator(
+    tmp_path: Path, anyio_backend: str, kind: str
+) -> None:
+    path = state_path(kind, tmp_path)
+    workers = Workers(tmp_path, anyio_backend, kind, path)
+    names = ["first", "second", "third"]
+    commands = {name: workers.command(name, "deploy", name) for name in names}
+
+    with anyio.fail_after(TEST_LIMIT):
+        async with anyio.create_task_group() as group:
+            for name, command in commands.items():
+                group.start_soon(workers.run, name, command)
+            await workers.start_all_when_ready(len(commands))
+
+    creators = [name for name in names if workers.summaries[name]["created"]]
+    assert len(creators) == 1, workers.summaries
+    seen_ids = {workers.summaries[name]["flow_id"] for name in names}
+    assert seen_ids == set(creators)
+    assert await open_storage(kind, path).get(NAMESPACE, "flow_id") == creators[0]

@@ -251,6 +251,10 @@ CALL_IDS = ["get", "set", "delete", "set_many", "delete_many"]
         pytest.param("flows", 1, TypeError, "key", id="key-int"),
         pytest.param("flows", b"key", TypeError, "key", id="key-bytes"),
         pytest.param("flows", "", ValueError, "key", id="key-empty"),
+        pytest.param(
+            "caf\udce9", "key", ValueError, "namespace", id="namespace-surrogate"
+        ),
+        pytest.param("flows", "\ud800", ValueError, "key", id="key-surrogate"),
     ],
 )
 async def test_invalid_names_rejected(
@@ -273,6 +277,7 @@ async def test_invalid_names_rejected(
     [
         pytest.param(lambda storage: storage.items(""), id="items-empty"),
         pytest.param(lambda storage: storage.items(None), id="items-none"),
+        pytest.param(lambda storage: storage.items("\udce9"), id="items-surrogate"),
     ],
 )
 async def test_items_rejects_bad_namespace(

@@ -187,6 +187,21 @@ async def test_invalid_json_row_raises(tmp_path: Path) -> None:
         await storage.items("flows")
 
 
+async def test_deep_json_row_raises(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    storage = SQLiteStorage(path)
+    await storage.set("flows", "flow_id", "4a5b")
+    deep = "[" * 100_000 + "]" * 100_000
+    with raw_connection(path) as connection:
+        connection.execute("UPDATE aioflows_storage SET value = ?", (deep,))
+
+    with pytest.raises(StorageError, match="nested too deeply") as raised:
+        await storage.items("flows")
+
+    assert "key 'flow_id' in namespace 'flows'" in str(raised.value)
+    assert raised.value.path == str(path)
+
+
 async def test_set_replaces_invalid_json_row(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     storage = SQLiteStorage(path)
