@@ -11,7 +11,7 @@ The tree::
     ├── RunFailed                    a run ended with status FAILED
     └── RemoteError                  a request did not succeed
         ├── NetworkError             no usable HTTP response (wraps httpx)
-        └── APIError                 the service answered with an error status
+        └── APIError                 an error status, or a body that is unusable
 
 Usage errors (a malformed flow id, a bad role list) raise the built-in
 ``ValueError`` and ``TypeError`` with a message naming the value.
@@ -36,7 +36,8 @@ __all__ = [
     "StorageError",
 ]
 
-# Bodies longer than this are cut in str() so one error cannot flood a log.
+# Bodies, and the messages taken from them, are cut to this many characters
+# in str(), so one error cannot flood a log. The attributes keep them whole.
 _MAX_BODY_IN_MESSAGE = 500
 
 
@@ -143,7 +144,7 @@ class NetworkError(RemoteError):
 
 
 class APIError(RemoteError):
-    """A Globus service answered with an HTTP error status.
+    """A Globus service returned an HTTP error status or an unusable body.
 
     Built from any body: a JSON error document, a list of details, HTML,
     plain text or nothing at all.
@@ -159,6 +160,9 @@ class APIError(RemoteError):
         headers: The response headers, names in lower case.
         authorization_scheme: The scheme of the request's Authorization
             header (``"Bearer"``), never the credential itself.
+        problem: Why a response with a success status cannot be used (its
+            body is not JSON, or not the expected JSON type), or None for
+            an error status.
     """
 
     def __init__(
@@ -170,30 +174,36 @@ class APIError(RemoteError):
         text: str,
         headers: Mapping[str, str] | None = None,
         authorization_scheme: str | None = None,
+        problem: str | None = None,
     ) -> None:
         self.http_status = http_status
+        self.problem = problem
         self.headers = {name.lower(): value for name, value in (headers or {}).items()}
         self.text = text
         self.authorization_scheme = authorization_scheme
         self.body = _parse_json(text)
-        self.errors = _error_documents(self.body)
+        # A successful response's body is a document, not an error report.
+        self.errors = _error_documents(self.body) if problem is None else []
         self.code = _find_code(self.body, self.errors)
         self.messages = _find_messages(self.body, self.errors)
         self.debug_id = _find_debug_id(self.body, self.headers)
         super().__init__(self._describe(method, url), method=method, url=url)
 
     def _describe(self, method: str, url: str) -> str:
+        summary = f"{method} {url} returned HTTP {self.http_status}"
+        if self.problem is not None:
+            return _describe_problem(summary, self.problem, self.text)
+
         details: list[str] = []
         if self.code:
-            details.append(f"code {self.code}")
+            details.append(f"code {_shorten(self.code)}")
         if self.messages:
-            details.append("; ".join(self.messages))
+            details.append(_join_messages(self.messages))
         elif self.body is None and self.text.strip():
             details.append(_shorten(self.text.strip()))
         if self.debug_id:
-            details.append(f"debug id {self.debug_id}")
+            details.append(f"debug id {_shorten(self.debug_id)}")
 
-        summary = f"{method} {url} returned HTTP {self.http_status}"
         if not details:
             return summary
         return f"{summary}: {', '.join(details)}"
@@ -206,10 +216,27 @@ class APIError(RemoteError):
         )
 
 
+def _describe_problem(summary: str, problem: str, text: str) -> str:
+    body = text.strip()
+    if not body:
+        return f"{summary}, but {problem}. The body is empty."
+    return f"{summary}, but {problem}. Body: {_shorten(body)}"
+
+
 def _shorten(text: str) -> str:
     if len(text) <= _MAX_BODY_IN_MESSAGE:
         return text
     return text[:_MAX_BODY_IN_MESSAGE] + "…"
+
+
+def _join_messages(messages: list[str]) -> str:
+    """Join messages for str(), cut like a body, counting them when cut."""
+    joined = "; ".join(messages)
+    if len(joined) <= _MAX_BODY_IN_MESSAGE:
+        return joined
+    if len(messages) == 1:
+        return _shorten(joined)
+    return f"{_shorten(joined)} ({len(messages)} messages in all)"
 
 
 def _parse_json(text: str) -> Any:
@@ -217,7 +244,9 @@ def _parse_json(text: str) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # A body nested too deeply to decode is kept as text, like any other
+        # body that is not JSON.
         return None
 
 
@@ -275,10 +304,23 @@ def _texts(value: Any) -> list[str]:
             if isinstance(item, str) and item:
                 found.append(item)
             elif isinstance(item, dict) and isinstance(item.get("msg"), str):
-                location = ".".join(str(part) for part in item.get("loc", []))
+                location = _location(item.get("loc"))
                 found.append(f"{location}: {item['msg']}" if location else item["msg"])
         return found
     return []
+
+
+def _location(loc: Any) -> str:
+    """Return a validation detail's ``loc`` (a list of keys) as dotted text.
+
+    Services usually send a list; any other scalar is shown as it is, and
+    null or a nested object is left out.
+    """
+    if isinstance(loc, list):
+        return ".".join(str(part) for part in loc if not isinstance(part, (dict, list)))
+    if isinstance(loc, (str, int, float)) and not isinstance(loc, bool):
+        return str(loc)
+    return ""
 
 
 def _find_debug_id(body: Any, headers: Mapping[str, str]) -> str | None:

@@ -18,6 +18,7 @@ from globus_sdk.config import get_service_url
 from globus_sdk.scopes import AuthScopes, FlowsScopes, GroupsScopes
 
 from ._errors import APIError, LoginRequired, NetworkError
+from ._json import json_type_name
 from ._paths import default_state_path
 from ._retry import RetryPolicy, parse_retry_after
 from ._transport import create_transport
@@ -273,7 +274,8 @@ class Session:
         """Send a request like :meth:`request` and return its decoded JSON body.
 
         Raises:
-            APIError: The successful response's body is not JSON.
+            APIError: The successful response's body is not JSON, or is
+                nested too deeply to decode. ``problem`` gives the reason.
         """
         response = await self.request(
             method,
@@ -284,16 +286,43 @@ class Session:
             params=params,
             tokens=tokens,
         )
-        try:
-            return response.json()
-        except ValueError:
-            raise APIError(
-                method=method.upper(),
-                url=str(response.request.url),
-                http_status=response.status_code,
-                text=response.text,
-                headers=response.headers,
-            ) from None
+        return _decode_json(method.upper(), response)
+
+    async def request_object(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        resource_server: str | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        tokens: TokenProvider | None = None,
+    ) -> dict[str, Any]:
+        """Send a request like :meth:`request` and return its JSON object body.
+
+        Raises:
+            APIError: The successful response's body is not JSON, or is JSON
+                of another type than an object. ``problem`` gives the reason.
+        """
+        response = await self.request(
+            method,
+            service,
+            path,
+            resource_server=resource_server,
+            json=json,
+            params=params,
+            tokens=tokens,
+        )
+        document = _decode_json(method.upper(), response)
+        if not isinstance(document, dict):
+            raise _unusable_body(
+                method.upper(),
+                response,
+                f"its body is {json_type_name(document)}, not the JSON object "
+                "this request returns",
+            )
+        return document
 
     def _ensure_open(self) -> None:
         if self._state is _State.CLOSED:
@@ -370,6 +399,31 @@ class Session:
             delay,
         )
         await anyio.sleep(delay)
+
+
+def _decode_json(method: str, response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        problem = (
+            "its body is not JSON. Check the service URL, and that no proxy "
+            "or login page responds in the service's place"
+        )
+    except RecursionError:
+        problem = "its body is JSON nested too deeply to decode"
+    raise _unusable_body(method, response, problem)
+
+
+def _unusable_body(method: str, response: httpx.Response, problem: str) -> APIError:
+    return APIError(
+        method=method,
+        url=str(response.request.url),
+        http_status=response.status_code,
+        text=response.text,
+        headers=response.headers,
+        authorization_scheme="Bearer",
+        problem=problem,
+    )
 
 
 def _error_for(

@@ -192,3 +192,62 @@ def test_login_required_dedupes_scopes() -> None:
     error = LoginRequired("login", required_scopes=["a", "b", "a"])
 
     assert error.required_scopes == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("title", "title: too long"),
+        (3, "3: too long"),
+        ([{"a": 1}, "b"], "b: too long"),
+    ],
+    ids=["string", "number", "nested-part"],
+)
+def test_validation_loc_scalar_shown(location: object, expected: str) -> None:
+    body = {"detail": [{"loc": location, "msg": "too long"}]}
+
+    error = make_error(422, json.dumps(body))
+
+    assert error.messages == [expected]
+
+
+def test_many_messages_counted_when_cut() -> None:
+    body = {"errors": [{"detail": f"problem {index}"} for index in range(1_000)]}
+
+    error = make_error(422, json.dumps(body))
+
+    assert len(error.messages) == 1_000
+    assert "(1000 messages in all)" in str(error)
+    assert len(str(error)) < 700
+
+
+def test_long_code_shortened() -> None:
+    error = make_error(400, json.dumps({"code": "C" * 5_000}))
+
+    assert error.code == "C" * 5_000
+    assert len(str(error)) < 700
+
+
+def test_problem_replaces_details() -> None:
+    error = APIError(
+        method="GET",
+        url=URL,
+        http_status=200,
+        text='[{"detail": "a run, not an error"}]',
+        problem="its body is an array, not the JSON object this request returns",
+    )
+
+    assert str(error) == (
+        f"GET {URL} returned HTTP 200, but its body is an array, not the JSON "
+        'object this request returns. Body: [{"detail": "a run, not an error"}]'
+    )
+    assert error.errors == []
+    assert error.problem is not None
+
+
+def test_problem_with_empty_body() -> None:
+    error = APIError(
+        method="GET", url=URL, http_status=204, text="", problem="its body is not JSON"
+    )
+
+    assert str(error).endswith("but its body is not JSON. The body is empty.")

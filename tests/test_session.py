@@ -456,3 +456,50 @@ async def test_login_required_message_lists_scopes() -> None:
                 )
 
     assert "https://auth.globus.org/scopes/x/flow_x_user" in str(caught.value)
+
+
+async def test_success_body_not_json_explained() -> None:
+    with respx.mock:
+        respx.get(f"{FLOWS}/flows").respond(200, text="<html>portal</html>")
+        async with make_session() as session:
+            with pytest.raises(APIError) as caught:
+                await session.request_json("GET", "flows", "flows")
+
+    assert "its body is not JSON" in str(caught.value)
+    assert "<html>portal</html>" in str(caught.value)
+
+
+async def test_success_body_too_deep_explained() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with respx.mock:
+        respx.get(f"{FLOWS}/flows").respond(200, text=deep)
+        async with make_session() as session:
+            with pytest.raises(APIError) as caught:
+                await session.request_json("GET", "flows", "flows")
+
+    assert caught.value.problem == "its body is JSON nested too deeply to decode"
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [("[1]", "an array"), ('"text"', "a string"), ("null", "null"), ("3", "a number")],
+)
+async def test_request_object_rejects_other_json(body: str, kind: str) -> None:
+    with respx.mock:
+        respx.get(f"{FLOWS}/runs/r").respond(200, text=body)
+        async with make_session() as session:
+            with pytest.raises(APIError) as caught:
+                await session.request_object("GET", "flows", "runs/r")
+
+    assert caught.value.http_status == 200
+    assert f"its body is {kind}, not the JSON object" in str(caught.value)
+    assert f"{FLOWS}/runs/r" in str(caught.value)
+
+
+async def test_request_object_returns_object() -> None:
+    with respx.mock:
+        respx.get(f"{FLOWS}/runs/r").respond(200, json={"run_id": "r"})
+        async with make_session() as session:
+            document = await session.request_object("GET", "flows", "runs/r")
+
+    assert document == {"run_id": "r"}

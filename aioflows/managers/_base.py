@@ -146,6 +146,31 @@ class ServiceManager:
             tokens=self.tokens,
         )
 
+    async def _request_object(
+        self,
+        method: str,
+        path: str,
+        *,
+        resource_server: str | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send a request like :meth:`_request_json` whose body must be an object.
+
+        Raises:
+            APIError: The successful response's body is not a JSON object.
+        """
+        self._register_scopes()
+        return await self.session.request_object(
+            method,
+            self.service,
+            path,
+            resource_server=resource_server,
+            json=json,
+            params=params,
+            tokens=self.tokens,
+        )
+
     def _default_name(self) -> str:
         return type(self).__name__
 

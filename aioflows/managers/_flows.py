@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -21,7 +22,7 @@ from .._errors import (
     RegistrationError,
     RunFailed,
 )
-from .._locks import ReentrantLock, namespace_lock
+from .._locks import DeployLock, namespace_lock
 from .._principals import (
     FLOW_ROLE_FIELDS,
     RUN_ROLE_FIELDS,
@@ -92,6 +93,11 @@ def _check_label_length(
         )
 
 
+def _callable_name(function: Callable[..., Any]) -> str:
+    name = getattr(function, "__qualname__", None)
+    return name if isinstance(name, str) else repr(function)
+
+
 def _request_checksum(request: Mapping[str, Any]) -> str:
     """Return the checksum of a create or update body: every field it sends."""
     fields = {
@@ -108,8 +114,10 @@ class FlowsManager(ServiceManager):
 
     A stored flow id and the SHA-256 checksum of what was last sent decide
     what a sync does: create the flow, update it, or nothing. Every method
-    is safe to call from many tasks at once; deployments of one manager are
-    single-flight.
+    is safe to call from many tasks at once, and deployments of one storage
+    namespace are single-flight. When the storage offers ``deploy_lock``
+    (JSONFileStorage and SQLiteStorage), they are single-flight across
+    storage objects and processes that share its file too.
 
     Args:
         flow_id: The id of an existing flow to use. An explicit id is never
@@ -168,9 +176,7 @@ class FlowsManager(ServiceManager):
     max_label_length: int = attrs.field(
         default=64, kw_only=True, validator=_check_label_length
     )
-    _own_lock: ReentrantLock = attrs.field(
-        factory=ReentrantLock, init=False, repr=False
-    )
+    _own_lock: DeployLock = attrs.field(factory=DeployLock, init=False, repr=False)
     _known_flow_id: str | None = attrs.field(default=None, init=False, repr=False)
     _registered_flow_id: str | None = attrs.field(default=None, init=False, repr=False)
 
@@ -197,9 +203,17 @@ class FlowsManager(ServiceManager):
         self._known_flow_id = self.flow_id
 
     @property
-    def _deploy_lock(self) -> ReentrantLock:
+    def _deploy_lock(self) -> DeployLock:
         """The lock that makes deploys of this manager's namespace single-flight."""
         return namespace_lock(self.storage, self.name) or self._own_lock
+
+    def _exclusive(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Enter the deploy lock, and the storage's lock when it has one.
+
+        Code inside re-reads stored state, which another storage object or
+        process may have changed while this task waited.
+        """
+        return self._deploy_lock.exclusive(self.storage, self.name)
 
     def _default_name(self) -> str:
         return self.flow_title or str(self.flow_id)
@@ -283,8 +297,13 @@ class FlowsManager(ServiceManager):
         return flow_id
 
     async def purge_flow(self) -> None:
-        """Forget the stored flow id and checksum. The flow itself stays."""
-        await self.storage.delete_many(self.name, [FLOW_ID_KEY, CHECKSUM_KEY])
+        """Forget the stored flow id and checksum. The flow itself stays.
+
+        Waits for a deploy of the same namespace to finish first, so a purge
+        never removes an id between its deploy and the read that returns it.
+        """
+        async with self._exclusive():
+            await self.storage.delete_many(self.name, [FLOW_ID_KEY, CHECKSUM_KEY])
         log.info("Flow %r: forgot the stored flow id and checksum", self.name)
 
     async def check_flow(self) -> None:
@@ -330,13 +349,21 @@ class FlowsManager(ServiceManager):
         On a missing or obsolete flow, calls ``on_change(manager, error)``.
         With ``on_change=None`` an obsolete flow is used as it is, and a
         missing one returns None.
+
+        A sync that finds a change enters the storage's ``deploy_lock``, when
+        it has one, and checks again inside it, so processes sharing a state
+        file deploy a change once.
         """
         async with self._deploy_lock:
-            try:
-                await self.check_flow()
-            except RegistrationError as error:
-                await self._handle_change(error)
-            return await self.get_flow_id()
+            if not await self.flow_changed():
+                return await self.get_flow_id()
+
+            async with self._exclusive():
+                try:
+                    await self.check_flow()
+                except RegistrationError as error:
+                    await self._handle_change(error)
+                return await self.get_flow_id()
 
     async def _handle_change(self, error: RegistrationError) -> None:
         if self.on_change is None:
@@ -358,11 +385,14 @@ class FlowsManager(ServiceManager):
         answered 404 creates a new flow, unless the id was given explicitly
         or ``redeploy_on_404`` is False.
 
+        The storage's ``deploy_lock``, when it has one, is held from reading
+        the stored flow id to storing the deployed one.
+
         Raises:
             APIError: The service refused the request.
             LoginRequired: Tokens or consent are missing.
         """
-        async with self._deploy_lock:
+        async with self._exclusive():
             request = self.flow_request()
             checksum = _request_checksum(request)
             self._warn_overridden_roles()
@@ -385,7 +415,7 @@ class FlowsManager(ServiceManager):
         return await self._update_or_redeploy(flow_id, request)
 
     async def _create_flow(self, request: dict[str, Any]) -> str:
-        document = await self._request_json("POST", "flows", json=request)
+        document = await self._request_object("POST", "flows", json=request)
         flow_id = check_uuid(document.get("id"), "the id of the created flow")
         self._learn_flow_id(flow_id, document.get("globus_auth_scope"))
         log.info("Flow %r: created flow %s", self.name, flow_id)
@@ -466,18 +496,25 @@ class FlowsManager(ServiceManager):
 
     async def _flow_id_for_run(self) -> str:
         flow_id = await self.sync_flow()
-        if flow_id is None:
-            raise NoFlowRegistered(
-                f"Flow {self.name!r} is not deployed and on_change is None; "
-                "call register_flow() first",
-                name=self.name,
-                flow_id=None,
+        if flow_id is not None:
+            return flow_id
+
+        if self.on_change is None:
+            reason = "on_change is None; call register_flow() first"
+        else:
+            reason = (
+                f"on_change {_callable_name(self.on_change)} returned without "
+                "deploying it; call register_flow() there or before running"
             )
-        return flow_id
+        raise NoFlowRegistered(
+            f"Flow {self.name!r} is not deployed: {reason}",
+            name=self.name,
+            flow_id=None,
+        )
 
     async def _start_run(self, flow_id: str, request: dict[str, Any]) -> dict[str, Any]:
         try:
-            run: dict[str, Any] = await self._request_json(
+            run = await self._request_object(
                 "POST",
                 f"flows/{flow_id}/run",
                 resource_server=flow_id,
@@ -493,7 +530,7 @@ class FlowsManager(ServiceManager):
 
     async def _redeploy_missing(self, missing_id: str) -> str:
         """Replace a flow that answered 404, once, whatever the number of callers."""
-        async with self._deploy_lock:
+        async with self._exclusive():
             current = await self.get_flow_id()
             if current != missing_id and current is not None:
                 return current
@@ -518,14 +555,12 @@ class FlowsManager(ServiceManager):
             raise NoFlowRegistered(
                 f"Flow {self.name!r} has no flow id yet", name=self.name, flow_id=None
             )
-        flow: dict[str, Any] = await self._request_json("GET", f"flows/{flow_id}")
-        return flow
+        return await self._request_object("GET", f"flows/{flow_id}")
 
     async def get_status(self, run_id: str) -> dict[str, Any]:
         """Return the run document of *run_id* (``GET /runs/{run_id}``)."""
         run_id = check_uuid(run_id, "run_id")
-        run: dict[str, Any] = await self._request_json("GET", f"runs/{run_id}")
-        return run
+        return await self._request_object("GET", f"runs/{run_id}")
 
     def watch_run(
         self, run_id: str, delay: float = 2.0
@@ -533,10 +568,16 @@ class FlowsManager(ServiceManager):
         """Yield the run document at every poll until the run ends.
 
         The last document yielded has status SUCCEEDED, FAILED or ENDED (or
-        any other status that is not ACTIVE or INACTIVE).
+        any other status that is not ACTIVE or INACTIVE). A 429 response is
+        waited out for its ``Retry-After``, up to the Session's
+        ``retries.max_retry_after``; a longer one raises the APIError.
         """
         run_id = check_uuid(run_id, "run_id")
-        return poll_run(lambda: self.get_status(run_id), delay)
+        return poll_run(
+            lambda: self.get_status(run_id),
+            delay,
+            max_retry_after=self.session.retries.max_retry_after,
+        )
 
     async def progress(
         self, run_id: str, callback: RunCallback | None = None, delay: float = 2.0
@@ -549,6 +590,11 @@ class FlowsManager(ServiceManager):
                 the final one included.
             delay: Seconds before the second poll; later polls slow down
                 while the status stays the same.
+
+        Raises:
+            APIError: A status request failed, a 429 included whose
+                ``Retry-After`` exceeds the Session's
+                ``retries.max_retry_after``.
         """
         final: dict[str, Any] = {}
         async for run in self.watch_run(run_id, delay):

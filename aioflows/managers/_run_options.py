@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from .._definitions import check_json_object
 from .._principals import RUN_ROLE_FIELDS, check_role_lists, group_urn
 
 __all__ = ["build_run_request", "fit_label"]
@@ -42,13 +43,17 @@ def build_run_request(
     Raises:
         ValueError: A role list is invalid (see ``check_role_lists``), or a
             label or tags have the wrong type.
+        TypeError: The body is not a mapping, or the body or a keyword
+            argument contains a value JSON cannot carry.
     """
     if body is not None and not isinstance(body, Mapping):
         raise TypeError(
             f"the run body must be a mapping (the flow's input object), "
             f"got {type(body).__name__}: {body!r}"
         )
-    request: dict[str, Any] = {"body": dict(body or {})}
+    # Checked here, before run_flow syncs, so a body httpx cannot send never
+    # leaves a flow deployed and no run started.
+    request: dict[str, Any] = {"body": check_json_object(body or {}, "the run body")}
     if globus_group is not None:
         urn = group_urn(globus_group)
         request.update({field: [urn] for field in RUN_ROLE_FIELDS})
@@ -73,7 +78,7 @@ def build_run_request(
         request["tags"] = tags
     _apply_label_rule(request, max_label_length)
     _check_tags(request)
-    return request
+    return check_json_object(request, "the run request")
 
 
 def _apply_label_rule(request: dict[str, Any], max_length: int) -> None:
@@ -92,6 +97,12 @@ def _check_tags(request: dict[str, Any]) -> None:
     tags = request.get("tags")
     if tags is None:
         return
-    if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
+    # A string, a mapping or a set is iterable too, but would not be sent
+    # as the list the caller meant.
+    if not isinstance(tags, (list, tuple)):
+        raise ValueError(
+            f"tags must be a list of strings, got {type(tags).__name__}: {tags!r}"
+        )
+    if not all(isinstance(tag, str) for tag in tags):
         raise ValueError(f"tags must be a list of strings, got {tags!r}")
     request["tags"] = list(tags)

@@ -27,13 +27,26 @@ _MAX_POLL_INTERVAL = 30.0
 
 
 async def poll_run(
-    fetch: Callable[[], Awaitable[dict[str, Any]]], delay: float
+    fetch: Callable[[], Awaitable[dict[str, Any]]],
+    delay: float,
+    *,
+    max_retry_after: float,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield every run document *fetch* returns until a terminal status.
 
     The first document is fetched at once. The wait between two fetches
     starts at *delay* seconds, grows while the status stays the same, and
     resets when it changes. A 429 answer waits for its ``Retry-After``.
+
+    Args:
+        fetch: Returns the run document, or raises APIError.
+        delay: Seconds before the second fetch.
+        max_retry_after: The longest ``Retry-After`` in seconds that is
+            waited out, as in the Session's RetryPolicy.
+
+    Raises:
+        APIError: Any error status but 429, or a 429 whose ``Retry-After``
+            exceeds *max_retry_after*.
     """
     if delay < 0:
         raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
@@ -46,7 +59,7 @@ async def poll_run(
         except APIError as error:
             if error.http_status != 429:
                 raise
-            await anyio.sleep(_retry_after_seconds(error, interval))
+            await anyio.sleep(_retry_after_seconds(error, interval, max_retry_after))
             continue
 
         yield run
@@ -66,9 +79,21 @@ def _grow(interval: float, delay: float) -> float:
     return min(max(delay, _MAX_POLL_INTERVAL), interval * _BACKOFF_FACTOR)
 
 
-def _retry_after_seconds(error: APIError, fallback: float) -> float:
+def _retry_after_seconds(error: APIError, fallback: float, limit: float) -> float:
+    """Return the wait a 429 requests, re-raising the 429 when it exceeds *limit*."""
     seconds = parse_retry_after(error.headers.get("retry-after"))
-    return seconds if seconds is not None else max(fallback, 1.0)
+    if seconds is None:
+        return max(fallback, 1.0)
+    if not seconds <= limit:
+        log.warning(
+            "%s %s: Retry-After of %.1f s exceeds the %.1f s limit, not polling again",
+            error.method,
+            error.url,
+            seconds,
+            limit,
+        )
+        raise error
+    return seconds
 
 
 def _log_inactive(run: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -265,3 +266,33 @@ async def test_run_body_not_mapping(body: Any) -> None:
 
     with pytest.raises(TypeError, match="run body must be a mapping"):
         await manager.run_flow(body)
+
+
+def test_definition_bad_value_located() -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Pass", "Result": [1, math.inf], "End": True}},
+    }
+
+    with pytest.raises(TypeError) as caught:
+        offline_manager(flow_definition=definition)
+
+    assert "the value at ['States']['A']['Result'][1] is inf" in str(caught.value)
+
+
+def test_definition_surrogate_key_rejected() -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Pass", "Result": {"\udc80": 1}, "End": True}},
+    }
+
+    with pytest.raises(TypeError, match="lone surrogate") as caught:
+        offline_manager(flow_definition=definition)
+
+    assert "['States']['A']['Result']" in str(caught.value)
+
+
+def test_definition_read_only_mapping_accepted() -> None:
+    manager = offline_manager(flow_definition=MappingProxyType(DEFINITION))
+
+    assert manager.flow_definition == DEFINITION

@@ -481,3 +481,46 @@ async def test_get_details_before_output(
 
     with pytest.raises(KeyError, match="no output yet"):
         await detailed.get_details(ids.run, "Transfer")
+
+
+async def test_progress_retry_after_over_limit_raises(
+    manager: FlowsManager, api: respx.MockRouter, ids: FlowIds, sleeps: list[float]
+) -> None:
+    limit = manager.session.retries.max_retry_after
+    api.get(f"/runs/{ids.run}").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": str(limit + 1)}),
+            httpx.Response(200, json=run_document(ids, "SUCCEEDED")),
+        ]
+    )
+
+    with pytest.raises(APIError) as caught:
+        await manager.progress(ids.run, delay=0)
+
+    assert caught.value.http_status == 429
+    assert sleeps == []
+
+
+async def test_progress_retry_after_at_limit_waits(
+    manager: FlowsManager, api: respx.MockRouter, ids: FlowIds, sleeps: list[float]
+) -> None:
+    limit = manager.session.retries.max_retry_after
+    api.get(f"/runs/{ids.run}").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": str(limit)}),
+            httpx.Response(200, json=run_document(ids, "SUCCEEDED")),
+        ]
+    )
+
+    await manager.progress(ids.run, delay=0)
+
+    assert sleeps == [limit]
+
+
+async def test_status_document_not_object_raises(
+    manager: FlowsManager, api: respx.MockRouter, ids: FlowIds
+) -> None:
+    api.get(f"/runs/{ids.run}").respond(200, json=["SUCCEEDED"])
+
+    with pytest.raises(APIError, match="its body is an array"):
+        await manager.get_status(ids.run)

@@ -17,6 +17,7 @@ from aioflows import (
     LoginRequired,
     MemoryStorage,
     NoFlowRegistered,
+    RegistrationError,
     RunFailed,
 )
 
@@ -629,3 +630,84 @@ async def test_run_without_flow_token_login(
 
     assert ids.scope(unknown) in caught.value.required_scopes
     assert api.calls.call_count == 0
+
+
+# Run requests checked before the sync
+
+
+async def test_run_tags_tuple_sent_as_list(
+    current: Callable[..., Any], api: respx.MockRouter, ids: FlowIds
+) -> None:
+    run = api.post(f"/flows/{ids.old}/run").mock(return_value=started(ids, ids.old))
+    manager = await current()
+
+    await manager.run_flow(tags=("a", "b"))  # type: ignore[arg-type]
+
+    assert sent_json(run.calls.last)["tags"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("tags", ["nightly", {"nightly"}, 5], ids=["str", "set", "int"])
+async def test_run_tags_not_list_rejected(
+    make_manager: Callable[..., FlowsManager], api: respx.MockRouter, tags: Any
+) -> None:
+    with pytest.raises(ValueError, match="tags must be a list of strings"):
+        await make_manager().run_flow(tags=tags)
+
+    assert api.calls.call_count == 0
+
+
+async def test_run_label_surrogate_rejected_first(
+    make_manager: Callable[..., FlowsManager], api: respx.MockRouter
+) -> None:
+    with pytest.raises(TypeError, match=r"run request .* \['label'\]"):
+        await make_manager().run_flow(label="bad \udc80 label")
+
+    assert api.calls.call_count == 0
+
+
+async def test_run_keyword_not_json_rejected_first(
+    make_manager: Callable[..., FlowsManager], api: respx.MockRouter
+) -> None:
+    with pytest.raises(TypeError, match=r"\['activity_notification_policy'\]"):
+        await make_manager().run_flow(activity_notification_policy=object())
+
+    assert api.calls.call_count == 0
+
+
+async def test_run_body_value_located(
+    make_manager: Callable[..., FlowsManager], api: respx.MockRouter
+) -> None:
+    with pytest.raises(TypeError) as caught:
+        await make_manager().run_flow({"files": [{"size": float("nan")}]})
+
+    assert "the run body is not JSON-serialisable" in str(caught.value)
+    assert "['files'][0]['size'] is nan" in str(caught.value)
+    assert api.calls.call_count == 0
+
+
+async def test_run_no_flow_names_on_change(
+    make_manager: Callable[..., FlowsManager], api: respx.MockRouter
+) -> None:
+    def keep_old_flow(manager: FlowsManager, error: RegistrationError) -> None:
+        return None
+
+    with pytest.raises(NoFlowRegistered) as caught:
+        await make_manager(on_change=keep_old_flow).run_flow()
+
+    assert "keep_old_flow" in str(caught.value)
+    assert "returned without deploying it" in str(caught.value)
+    assert api.calls.call_count == 0
+
+
+async def test_run_document_not_object_raises(
+    current: Callable[..., Any], api: respx.MockRouter, ids: FlowIds
+) -> None:
+    api.post(f"/flows/{ids.old}/run").respond(201, json=[{"run_id": ids.run}])
+    manager = await current()
+
+    with pytest.raises(APIError) as caught:
+        await manager.run_flow()
+
+    assert caught.value.http_status == 201
+    assert caught.value.problem is not None
+    assert "its body is an array" in str(caught.value)
