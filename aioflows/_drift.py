@@ -7,8 +7,10 @@ Only the fields that aioflows sends are compared, because a field it leaves
 out is not managed by it: a sync would not restore it either. The compared
 fields and their rules:
 
-- ``definition`` and ``input_schema``: equal as canonical JSON (key order
-  ignored; ``1`` and ``1.0`` differ).
+- ``definition`` and ``input_schema``: equal as JSON values. Key order is
+  ignored and numbers compare by value, so ``1`` equals ``1.0``, because a
+  service may store or return a number in another form. ``true`` and ``1``
+  differ.
 - ``title``, ``subtitle``, ``description``, ``subscription_id``: equal
   strings; a missing or null field counts as ``""`` (``None`` for
   ``subscription_id``).
@@ -113,7 +115,7 @@ def compare_flow(
 
 def _same(field: str, expected: Any, actual: Any, owner: Any) -> bool:
     if field in _JSON_FIELDS:
-        return _canonical(expected) == _canonical(actual)
+        return _json_equal(expected, actual)
     if field in _TEXT_FIELDS:
         return (expected or "") == (actual or "")
     if field in _SET_FIELDS:
@@ -121,6 +123,39 @@ def _same(field: str, expected: Any, actual: Any, owner: Any) -> bool:
     if field in FLOW_ROLE_FIELDS:
         return _as_set(expected) - {owner} == _as_set(actual) - {owner}
     return bool(expected == actual)
+
+
+def _json_equal(expected: Any, actual: Any) -> bool:
+    """Return whether two parsed JSON values are equal, comparing numbers by value.
+
+    The walk uses a stack instead of recursion, so a deep document cannot
+    raise RecursionError.
+    """
+    pending = [(expected, actual)]
+    while pending:
+        left, right = pending.pop()
+        if isinstance(left, Mapping):
+            if not isinstance(right, Mapping) or left.keys() != right.keys():
+                return False
+            pending.extend((left[key], right[key]) for key in left)
+        elif isinstance(left, (list, tuple)):
+            if not isinstance(right, (list, tuple)) or len(left) != len(right):
+                return False
+            pending.extend(zip(left, right, strict=True))
+        elif not _same_scalar(left, right):
+            return False
+    return True
+
+
+def _same_scalar(left: Any, right: Any) -> bool:
+    # bool is a subclass of int, but JSON's true is not the number 1.
+    if _is_number(left) and _is_number(right):
+        return bool(left == right)
+    return type(left) is type(right) and bool(left == right)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _canonical(value: Any) -> str:

@@ -23,6 +23,7 @@ import attrs
 
 from ._errors import AioflowsError
 from ._principals import check_uuid
+from ._printable import printable_path
 from .managers._flows import CHECKSUM_KEY, FLOW_ID_KEY
 from .storage import Storage
 
@@ -94,9 +95,11 @@ def read_gladier_config(path: str | Path) -> tuple[GladierFlow, ...]:
     logged.
 
     Raises:
-        AioflowsError: The file cannot be read or is not valid INI.
+        AioflowsError: The file cannot be read, is not UTF-8 or is not valid
+            INI.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
+    printable = printable_path(path)
     parser = configparser.ConfigParser(
         interpolation=None, default_section=_NO_DEFAULT_SECTION
     )
@@ -105,12 +108,19 @@ def read_gladier_config(path: str | Path) -> tuple[GladierFlow, ...]:
             parser.read_file(file)
     except OSError as error:
         raise AioflowsError(
-            f"{path}: cannot read the Gladier config: {error.strerror}"
+            f"{printable}: cannot read the Gladier config: {error.strerror}"
+        ) from None
+    except UnicodeDecodeError as error:
+        # The position is left out: the decoder counts it from the start of
+        # its last buffer, not of the file.
+        raise AioflowsError(
+            f"{printable}: the Gladier config is not valid UTF-8 ({error.reason}); "
+            "save it as UTF-8"
         ) from None
     except configparser.Error as error:
         first_line = str(error).splitlines()[0]
         raise AioflowsError(
-            f"{path}: not a valid Gladier INI file: {first_line}"
+            f"{printable}: not a valid Gladier INI file: {first_line}"
         ) from None
 
     flows: list[GladierFlow] = []
@@ -136,9 +146,10 @@ async def adopt_gladier(
 
     Each section with a ``flow_id`` is stored under the namespace of the
     same name, or under ``names[section]``. A namespace that already contains
-    another flow id is left alone and reported as a conflict. Name the spec
-    file after the namespace (``NAME.json``) so that its sync takes over the
-    flow.
+    another flow id, stored before or by an earlier section of this import,
+    is left alone and reported as a conflict. A dry run predicts the same
+    outcomes as the import. Name the spec file after the namespace
+    (``NAME.json``) so that its sync takes over the flow.
 
     Args:
         path: The Gladier INI file (often ``~/.gladier-secrets.cfg``).
@@ -159,15 +170,25 @@ async def adopt_gladier(
             f"the sections with one are {', '.join(flow.section for flow in flows) or 'none'}"
         )
 
+    # The sections this import adopted, or would adopt in a dry run, by
+    # namespace. A dry run writes nothing, so later sections look here first.
+    adopted: dict[str, AdoptResult] = {}
     results = []
     for flow in flows:
         name = names.get(flow.section, flow.section)
-        results.append(await _adopt_one(flow, name, storage, dry_run))
+        result = await _adopt_one(flow, name, storage, adopted, dry_run)
+        if result.outcome is AdoptOutcome.ADOPTED:
+            adopted[name] = result
+        results.append(result)
     return tuple(results)
 
 
 async def _adopt_one(
-    flow: GladierFlow, name: str, storage: Storage, dry_run: bool
+    flow: GladierFlow,
+    name: str,
+    storage: Storage,
+    adopted: Mapping[str, AdoptResult],
+    dry_run: bool,
 ) -> AdoptResult:
     try:
         flow_id = check_uuid(flow.flow_id, f"flow_id of section [{flow.section}]")
@@ -176,15 +197,12 @@ async def _adopt_one(
             flow.section, name, flow.flow_id, AdoptOutcome.INVALID, str(error)
         )
 
-    stored = await storage.get(name, FLOW_ID_KEY)
+    earlier = adopted.get(name)
+    stored = earlier.flow_id if earlier else await storage.get(name, FLOW_ID_KEY)
     if stored == flow_id:
         return AdoptResult(flow.section, name, flow_id, AdoptOutcome.ALREADY_ADOPTED)
     if stored is not None:
-        message = (
-            f"namespace {name!r} already tracks flow {stored}; "
-            "map the section to another namespace, or call purge_flow() on that "
-            "namespace's FlowsManager to drop the stored id first"
-        )
+        message = _conflict_message(name, stored, earlier)
         log.warning("Gladier section [%s]: %s", flow.section, message)
         return AdoptResult(flow.section, name, flow_id, AdoptOutcome.CONFLICT, message)
 
@@ -197,3 +215,17 @@ async def _adopt_one(
             "Gladier section [%s]: adopted flow %s as %r", flow.section, flow_id, name
         )
     return AdoptResult(flow.section, name, flow_id, AdoptOutcome.ADOPTED)
+
+
+def _conflict_message(name: str, stored: object, earlier: AdoptResult | None) -> str:
+    if earlier is not None:
+        return (
+            f"namespace {name!r} already gets flow {stored} from section "
+            f"[{earlier.section}] of this file; map one of the two sections to "
+            "another namespace"
+        )
+    return (
+        f"namespace {name!r} already tracks flow {stored}; "
+        "map the section to another namespace, or call purge_flow() on that "
+        "namespace's FlowsManager to drop the stored id first"
+    )

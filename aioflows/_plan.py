@@ -159,7 +159,8 @@ async def plan(
             finishes.
 
     Raises:
-        ValueError: *concurrency* is below 1, or two managers share a name.
+        ValueError: *concurrency* is below 1, or two managers share a name
+            or an explicit ``flow_id``.
     """
     managers = list(managers)
     check_batch(managers, concurrency)

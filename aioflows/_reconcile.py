@@ -201,8 +201,8 @@ async def reconcile(
             finishes. An exception it raises stops the batch.
 
     Raises:
-        ValueError: *concurrency* is below 1, two managers share a name, or
-            *dry_run* and *remote* are both set.
+        ValueError: *concurrency* is below 1, two managers share a name or
+            an explicit ``flow_id``, or *dry_run* and *remote* are both set.
     """
     managers = list(managers)
     check_batch(managers, concurrency)
@@ -222,7 +222,13 @@ async def reconcile(
 
 
 def check_batch(managers: Sequence[FlowsManager], concurrency: int) -> None:
-    """Raise ValueError for a concurrency below 1 or two managers with one name."""
+    """Check the arguments of a batch before any work starts.
+
+    Raises:
+        ValueError: *concurrency* is not an integer of at least 1, two
+            managers share a name, or two managers share an explicit
+            ``flow_id``.
+    """
     if (
         isinstance(concurrency, bool)
         or not isinstance(concurrency, int)
@@ -240,6 +246,20 @@ def check_batch(managers: Sequence[FlowsManager], concurrency: int) -> None:
                 "because the name is its storage namespace"
             )
         seen.add(manager.name)
+
+    # Two managers syncing one flow would each overwrite the other's
+    # definition, and each would then find its own checksum stored.
+    adopted: dict[str, str] = {}
+    for manager in managers:
+        if manager.flow_id is None:
+            continue
+        first = adopted.setdefault(manager.flow_id, manager.name)
+        if first != manager.name:
+            raise ValueError(
+                f"the managers {first!r} and {manager.name!r} both have the explicit "
+                f"flow_id {manager.flow_id}; one flow can have only one manager in "
+                "a batch, so remove the flow_id from one of them"
+            )
 
 
 async def run_batch(
@@ -318,10 +338,7 @@ async def _sync_one(manager: FlowsManager, *, remote: bool) -> FlowResult:
             flow_id = await manager.sync_flow()
             if flow_id is None:
                 raise NoFlowRegistered(
-                    f"Flow {manager.name!r} has no flow id and its on_change is None, "
-                    "so nothing was deployed; use the default on_change to deploy it",
-                    name=manager.name,
-                    flow_id=None,
+                    _not_deployed_message(manager), name=manager.name, flow_id=None
                 )
             after = await _read_stored(manager)
         except Exception as error:
@@ -337,6 +354,19 @@ async def _sync_one(manager: FlowsManager, *, remote: bool) -> FlowResult:
         flow_id=flow_id,
         duration_s=time.perf_counter() - started,
         http_calls=stats.attempts,
+    )
+
+
+def _not_deployed_message(manager: FlowsManager) -> str:
+    if manager.on_change is None:
+        return (
+            f"Flow {manager.name!r} has no flow id and its on_change is None, "
+            "so nothing was deployed; use the default on_change to deploy it"
+        )
+    return (
+        f"Flow {manager.name!r} has no flow id after its on_change ran, so "
+        "nothing was deployed; make on_change call manager.register_flow(), "
+        "or use the default on_change"
     )
 
 

@@ -7,13 +7,14 @@ A spec file is a JSON object. ``definition`` is required. ``title``,
 ``label``, ``tags``, ``body``) are optional. ``source`` is free-form
 metadata, kept but never sent. Any other key is an error, so a misspelt
 field cannot be silently ignored. The file's stem is the flow's name, which
-is also its storage namespace.
+is also its storage namespace, so it must be valid Unicode.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from ._definitions import check_definition, check_json_object
 from ._errors import AioflowsError
 from ._json import json_type_name
 from ._principals import FLOW_ROLE_FIELDS, check_role_lists, check_uuid, group_urn
+from ._printable import is_unicode, printable_path
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -62,6 +64,10 @@ SPEC_KEYS = frozenset(
 RUN_KEYS = frozenset({"body", "label", "tags"})
 
 _SUFFIX = ".json"
+
+# A UTF-8 byte order mark, which some Windows editors write. RFC 8259 lets a
+# parser ignore it, so reading with this codec drops it when present.
+_ENCODING = "utf-8-sig"
 
 
 class SpecError(AioflowsError, ValueError):
@@ -155,7 +161,13 @@ class FlowSpec:
             SpecError: A required field is missing, a field has the wrong
                 type or an invalid value, or a key is unknown.
         """
-        where = str(path) if path is not None else name
+        where = _where(path, name)
+        if not is_unicode(name):
+            raise SpecError(
+                f"{where}: the flow name {name!r} contains a lone surrogate, so it "
+                "cannot be stored or sent; use a name that is valid Unicode",
+                path=path,
+            )
         if not isinstance(data, Mapping):
             raise SpecError(
                 f"{where}: a flow spec must be a JSON object, got {json_type_name(data)}",
@@ -163,6 +175,8 @@ class FlowSpec:
             )
         try:
             return _parse(name, data, path)
+        except RecursionError:
+            raise SpecError(_TOO_DEEP.format(where=where), path=path) from None
         except (TypeError, ValueError) as error:
             if isinstance(error, SpecError):
                 raise
@@ -174,12 +188,13 @@ class FlowSpec:
 
         Raises:
             SpecError: The text is not valid JSON (the message gives the line
-                and column) or its fields are invalid.
+                and column of a syntax error), is nested too deeply, has an
+                integer longer than Python parses, or its fields are invalid.
         """
+        where = _where(path, name)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            where = str(path) if path is not None else name
             raise SpecError(
                 f"{where}: invalid JSON at line {error.lineno}, column {error.colno}: "
                 f"{error.msg}",
@@ -187,6 +202,12 @@ class FlowSpec:
                 line=error.lineno,
                 column=error.colno,
             ) from None
+        except RecursionError:
+            raise SpecError(_TOO_DEEP.format(where=where), path=path) from None
+        except ValueError as error:
+            # json.loads raises a plain ValueError for an integer longer than
+            # sys.get_int_max_str_digits() allows.
+            raise SpecError(f"{where}: invalid JSON: {error}", path=path) from None
         return cls.from_mapping(name, data, path=path)
 
     def flow_kwargs(self) -> dict[str, Any]:
@@ -249,22 +270,31 @@ class SpecLoad:
 def load_spec(path: str | Path) -> FlowSpec:
     """Read one spec file. This blocks: call it from a worker thread in async code.
 
+    A UTF-8 byte order mark at the start of the file is ignored.
+
     Raises:
-        SpecError: The file cannot be read, is not UTF-8 or valid JSON, or
-            its fields are invalid.
+        SpecError: The file name is not valid UTF-8, the file cannot be read,
+            is not UTF-8 or valid JSON, or its fields are invalid.
     """
     path = Path(path)
+    printable = printable_path(path)
+    if not is_unicode(path.stem):
+        raise SpecError(
+            f"{printable}: the file name is not valid UTF-8, so it cannot be the "
+            "flow's name; rename the file",
+            path=path,
+        )
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding=_ENCODING)
     except UnicodeDecodeError as error:
         raise SpecError(
-            f"{path}: not valid UTF-8 at byte {error.start}; save the file as UTF-8",
+            f"{printable}: not valid UTF-8 at byte {error.start}; "
+            "save the file as UTF-8",
             path=path,
         ) from None
     except OSError as error:
-        raise SpecError(
-            f"{path}: cannot read the file: {error.strerror}", path=path
-        ) from None
+        raise SpecError(_unreadable(path, error), path=path) from None
     return FlowSpec.from_json(text, path.stem, path=path)
 
 
@@ -272,10 +302,14 @@ def load_specs(paths: Iterable[str | Path]) -> SpecLoad:
     """Read every spec file under *paths*, keeping going past bad files.
 
     A directory contributes its ``*.json`` files (not those of its
-    subdirectories), sorted by name; a file is read as given. Two specs with
-    the same name are an error for the second, because they would share a
-    storage namespace. This blocks: call it from a worker thread in async
-    code.
+    subdirectories), sorted by name; a file is read as given. A file reached
+    twice under the same name, such as a directory and one of its files, is
+    read once. A ``*.json`` symbolic link in a directory whose target is
+    missing is an error for that file. Two specs with the same name are an
+    error for the second, because they would share a storage namespace.
+    Two specs with the same explicit ``flow_id`` are too, because each sync
+    would overwrite the other's definition. This blocks: call it from a
+    worker thread in async code.
 
     Raises:
         SpecError: A path does not exist, or a directory has no spec file.
@@ -283,7 +317,8 @@ def load_specs(paths: Iterable[str | Path]) -> SpecLoad:
     """
     specs: list[FlowSpec] = []
     errors: list[SpecError] = []
-    seen: dict[str, Path] = {}
+    names: dict[str, Path] = {}
+    flow_ids: dict[str, Path] = {}
 
     for file in _spec_files(paths):
         try:
@@ -292,38 +327,101 @@ def load_specs(paths: Iterable[str | Path]) -> SpecLoad:
             errors.append(error)
             continue
 
-        first = seen.get(spec.name)
-        if first is not None:
-            errors.append(
-                SpecError(
-                    f"{file}: the flow name {spec.name!r} is already used by {first}; "
-                    "rename one of the files, since the name is the storage namespace",
-                    path=file,
-                )
-            )
+        clash = _clash(spec, file, names, flow_ids)
+        if clash is not None:
+            errors.append(clash)
             continue
-        seen[spec.name] = file
+        names[spec.name] = file
+        if spec.flow_id is not None:
+            flow_ids[spec.flow_id] = file
         specs.append(spec)
 
     return SpecLoad(specs=tuple(specs), errors=tuple(errors))
 
 
+_TOO_DEEP = "{where}: the JSON is nested too deeply to process; flatten the document"
+
+
+def _where(path: Path | None, name: str) -> str:
+    if path is not None:
+        return printable_path(path)
+    return name if is_unicode(name) else repr(name)
+
+
+def _unreadable(path: Path, error: OSError) -> str:
+    printable = printable_path(path)
+    reason = error.strerror or str(error)
+    if path.is_symlink() and not path.exists():
+        return (
+            f"{printable}: cannot read the file: {reason}: it is a symbolic link to "
+            f"{printable_path(os.readlink(path))}, which does not exist or loops; "
+            "fix or remove the link"
+        )
+    return f"{printable}: cannot read the file: {reason}"
+
+
+def _clash(
+    spec: FlowSpec, file: Path, names: dict[str, Path], flow_ids: dict[str, Path]
+) -> SpecError | None:
+    """Return the error of a spec whose name or explicit flow id an earlier one has."""
+    first = names.get(spec.name)
+    if first is not None:
+        return SpecError(
+            f"{printable_path(file)}: the flow name {spec.name!r} is already used by "
+            f"{printable_path(first)}; rename one of the files, since the name is the "
+            "storage namespace",
+            path=file,
+        )
+
+    first = flow_ids.get(spec.flow_id) if spec.flow_id is not None else None
+    if first is not None:
+        return SpecError(
+            f"{printable_path(file)}: the flow_id {spec.flow_id} is already adopted by "
+            f"{printable_path(first)}; one flow can have only one spec, so remove the "
+            "flow_id from one of them",
+            path=file,
+        )
+    return None
+
+
 def _spec_files(paths: Iterable[str | Path]) -> list[Path]:
+    """List the spec files under *paths*, each (name, real file) pair once."""
     files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(item for item in path.glob(f"*{_SUFFIX}") if item.is_file())
-            if not found:
-                raise SpecError(
-                    f"{path}: the directory has no {_SUFFIX} spec files", path=path
-                )
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise SpecError(f"{path}: no such file or directory", path=path)
+    seen: set[tuple[str, str]] = set()
+    for path in map(Path, paths):
+        for file in _files_of(path):
+            # The same file under another name is another flow, so the name
+            # is part of the key.
+            key = (file.stem, os.path.realpath(file))
+            if key in seen:
+                log.debug("Skipping %s: it was already listed", printable_path(file))
+                continue
+            seen.add(key)
+            files.append(file)
     return files
+
+
+def _files_of(path: Path) -> list[Path]:
+    if not path.is_dir():
+        if not path.exists():
+            raise SpecError(
+                f"{printable_path(path)}: no such file or directory", path=path
+            )
+        return [path]
+
+    found = sorted(item for item in path.glob(f"*{_SUFFIX}") if _is_spec_file(item))
+    if not found:
+        raise SpecError(
+            f"{printable_path(path)}: the directory has no {_SUFFIX} spec files",
+            path=path,
+        )
+    return found
+
+
+def _is_spec_file(path: Path) -> bool:
+    # A symbolic link that leads nowhere is kept, so that reading it reports
+    # the broken link instead of dropping its flow without a word.
+    return path.is_file() or (path.is_symlink() and not path.exists())
 
 
 # Field checks. Each raises TypeError or ValueError naming the field;

@@ -10,6 +10,7 @@ import anyio
 import click
 
 from .._plan import FlowPlan, PlanReport, plan
+from .._printable import printable_path
 from .._reconcile import FlowResult, Outcome, ReconcileReport, reconcile
 from .._specs import SpecError, SpecLoad, load_specs
 from ._logfilters import BatchLogFilter
@@ -172,7 +173,8 @@ async def _load(paths: Sequence[Path]) -> SpecLoad:
 
 
 def _spec_name(error: SpecError) -> str:
-    return error.path.stem if error.path is not None else "unknown"
+    # A file name that is not UTF-8 would put lone surrogates in the report.
+    return printable_path(error.path.stem) if error.path is not None else "unknown"
 
 
 def _with_spec_errors(

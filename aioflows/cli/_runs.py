@@ -13,6 +13,7 @@ import click
 
 from .._errors import AioflowsError, LoginRequired, RunFailed
 from .._principals import check_uuid
+from .._printable import printable_path
 from .._specs import FlowSpec, SpecError, load_spec
 from ..managers import FlowsManager
 from ._login import login_message
@@ -112,15 +113,16 @@ def run_command(
                     "sync its spec first (aioflows sync DIR) or pass --flows DIR"
                 )
             run = await manager.run_flow(body, label=label, tags=list(tags) or None)
-            if run.get("run_id"):
-                started.append(str(run["run_id"]))
+            run_id = run.get("run_id")
+            if not isinstance(run_id, str) or not run_id:
+                return _without_run_id(runtime, run, flow_name, watch=watch)
+
+            started.append(run_id)
             if options.verbosity >= 0:
-                runtime.message(
-                    f"Started run {run.get('run_id')} of flow {flow_name!r}"
-                )
+                runtime.message(f"Started run {run_id} of flow {flow_name!r}")
             if not watch:
                 return run
-            return await _follow(runtime, manager, str(run["run_id"]), interval)
+            return await _follow(runtime, manager, run_id, interval)
 
     run = _run(context, runtime, main, started)
     _print_run(runtime, run)
@@ -198,6 +200,28 @@ def _run(
         raise click.ClickException(str(error)) from None
 
 
+def _without_run_id(
+    runtime: Runtime, run: dict[str, Any], flow_name: str, *, watch: bool
+) -> dict[str, Any]:
+    """Return a run whose response has no run_id, or raise when --watch needs one.
+
+    Raises:
+        click.ClickException: *watch* is set, because no run_id means no
+            run to follow.
+    """
+    if watch:
+        raise click.ClickException(
+            f"the response to the run request of flow {flow_name!r} has no run_id "
+            f"(status {run.get('status')!r}), so --watch cannot follow the run; "
+            "look for the run among the flow's runs in the Globus web app"
+        )
+    if runtime.options.verbosity >= 0:
+        runtime.message(
+            f"Started a run of flow {flow_name!r}, but the response has no run_id"
+        )
+    return run
+
+
 def _interrupted_message(options: CommonOptions, run_ids: Sequence[str]) -> str:
     if not run_ids:
         return "Interrupted."
@@ -264,18 +288,35 @@ def _find_spec(name: str, spec_paths: tuple[Path, ...]) -> FlowSpec | None:
 
 def _read_input(path: Path) -> dict[str, Any]:
     from_stdin = str(path) == "-"
-    where = "stdin" if from_stdin else str(path)
+    where = "stdin" if from_stdin else printable_path(path)
     try:
-        text = sys.stdin.read() if from_stdin else path.read_text(encoding="utf-8")
-        body = json.loads(text)
+        # utf-8-sig drops the byte order mark that some editors write.
+        text = sys.stdin.read() if from_stdin else path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise click.ClickException(
             f"--input {where}: cannot read it: {error.strerror}"
         ) from None
+    except UnicodeDecodeError as error:
+        raise click.ClickException(
+            f"--input {where}: not valid UTF-8 at byte {error.start}; "
+            "save the file as UTF-8"
+        ) from None
+
+    try:
+        body = json.loads(text)
     except json.JSONDecodeError as error:
         raise click.ClickException(
             f"--input {where}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
+    except RecursionError:
+        raise click.ClickException(
+            f"--input {where}: the JSON is nested too deeply to parse; "
+            "flatten the run input"
+        ) from None
+    except ValueError as error:
+        # json.loads raises a plain ValueError for an integer longer than
+        # sys.get_int_max_str_digits() allows.
+        raise click.ClickException(f"--input {where}: invalid JSON: {error}") from None
 
     if not isinstance(body, dict):
         raise click.ClickException(

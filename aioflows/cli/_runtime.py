@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import os
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from .._paths import default_state_path
+from .._printable import printable_path
 from .._session import Session
 from ..auth import StaticTokenProvider
 from ..storage import JSONFileStorage
@@ -198,17 +200,63 @@ class Runtime:
             logger.setLevel(previous_level)
 
     async def _load_emulator(self) -> Emulator:
+        """Load the emulator state, and check that it can be saved again.
+
+        The check comes before any request, so an unwritable path fails
+        the command before flows are created and recorded in the state
+        file that the emulator could then not keep.
+
+        Raises:
+            click.ClickException: The state file is invalid, or its path
+                cannot be read or written.
+        """
         emulator_class = _import_emulator()
         path = self.emulator_path
         try:
             emulator: Emulator = await emulator_class.load(path)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise click.ClickException(
+                _emulator_state_message(path, "read", error)
+            ) from None
+
+        try:
+            await anyio.to_thread.run_sync(_check_writable_directory, path.parent)
+        except OSError as error:
+            raise click.ClickException(
+                _emulator_state_message(path, "write", error)
+            ) from None
         return emulator
 
     async def _save_emulator(self, emulator: Emulator) -> None:
         # Emulator.save logs the path itself.
-        await emulator.save(self.emulator_path)
+        path = self.emulator_path
+        try:
+            await emulator.save(path)
+        except OSError as error:
+            raise click.ClickException(
+                _emulator_state_message(path, "write", error)
+            ) from None
+
+
+def _check_writable_directory(directory: Path) -> None:
+    """Create *directory* as Emulator.save would, and check that files can go in it.
+
+    Raises:
+        OSError: The directory cannot be created, or is not writable.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(directory))
+
+
+def _emulator_state_message(path: Path, action: str, error: OSError) -> str:
+    return (
+        f"cannot {action} the emulator state file {printable_path(path)}: "
+        f"{error.strerror or error}; pass --emulator-state with the path of a "
+        "file that you can write, in a directory that exists or can be created"
+    )
 
 
 def _shown(path: Path) -> str:

@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Cli, copy_examples
+import respx
+from cli_support import FLOWS_URL, Cli, copy_examples
 
+from aioflows.cli._runtime import TOKEN_VARIABLE
 from aioflows.managers import FlowsManager
 
 RUN_ID = "0a0a0a0a-0000-4000-8000-000000000001"
+FLOW_ID = "0b0b0b0b-0000-4000-8000-000000000002"
 
 # Emulated runs take about a second of wall time; poll as often as the
 # command allows so tests stay short.
@@ -228,6 +231,71 @@ def test_run_invalid_input_rejected(aioflows_cli: Cli, workdir: Path) -> None:
 
     assert result.exit_code == 1
     assert "invalid JSON at line 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "explained"),
+    [
+        (b'{"name": "caf\xe9"}', "not valid UTF-8 at byte 13"),
+        (b'{"n": ' + b"1" * 5_000 + b"}", "invalid JSON: "),
+        (b"[" * 50_000, "the JSON is nested too deeply"),
+    ],
+    ids=["latin-1", "huge-integer", "deep"],
+)
+def test_run_bad_input_explained(
+    aioflows_cli: Cli, workdir: Path, content: bytes, explained: str
+) -> None:
+    flows = copy_examples(workdir)
+    body = workdir / "input.json"
+    body.write_bytes(content)
+
+    result = aioflows_cli.invoke(
+        "run",
+        "two-hop-transfer",
+        "--flows",
+        str(flows),
+        "--input",
+        str(body),
+        "--emulator",
+    )
+
+    assert result.exit_code == 1
+    assert f"--input {body}: {explained}" in result.stderr
+
+
+def test_run_input_with_bom(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    spec = json.loads((flows / "route-by-file-size.json").read_text())
+    body = workdir / "input.json"
+    body.write_bytes(b"\xef\xbb\xbf" + json.dumps(spec["run"]["body"]).encode())
+
+    run = aioflows_cli.json(
+        "run",
+        "route-by-file-size",
+        "--flows",
+        str(flows),
+        "--input",
+        str(body),
+        "--emulator",
+    )
+
+    assert run["status"] in {"ACTIVE", "SUCCEEDED"}
+
+
+def test_run_without_run_id_reported(
+    aioflows_cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_VARIABLE, "tok-cli")
+    state = workdir / "state.json"
+    state.write_text(json.dumps({"recorded": {"flow_id": FLOW_ID}}), encoding="utf-8")
+
+    with respx.mock(base_url=FLOWS_URL) as service:
+        service.post(f"/flows/{FLOW_ID}/run").respond(201, json={"status": "ACTIVE"})
+        result = aioflows_cli.invoke("run", "recorded", "--state", str(state))
+
+    assert result.exit_code == 0
+    assert "the response has no run_id" in result.stderr
+    assert "Started run None" not in result.stderr
 
 
 def test_run_recorded_flow_by_name(aioflows_cli: Cli, workdir: Path) -> None:

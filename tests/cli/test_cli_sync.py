@@ -169,6 +169,38 @@ def test_emulator_state_option_used(aioflows_cli: Cli, workdir: Path) -> None:
     assert {row["remote"] for row in again["results"]} == {"in-sync"}
 
 
+def test_unwritable_emulator_state_stops_first(
+    aioflows_cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows = copy_examples(workdir)
+    # The tests may run as root, and os.access allows root to write anywhere.
+    real_access = os.access
+
+    def no_write_access(path: Any, mode: int, **kwargs: Any) -> bool:
+        return not mode & os.W_OK and real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", no_write_access)
+
+    result = aioflows_cli.invoke("sync", str(flows), "--emulator", "--json")
+
+    assert result.exit_code == 1
+    assert "cannot write the emulator state file" in result.stderr
+    assert result.stdout == ""
+    assert not STATE.exists()
+
+
+def test_emulator_state_below_file_explained(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    (workdir / "blocker").write_text("a file, not a directory", encoding="utf-8")
+
+    result = aioflows_cli.invoke(
+        "plan", str(flows), "--emulator", "--emulator-state", "blocker/emu.json"
+    )
+
+    assert result.exit_code == 1
+    assert "blocker/emu.json: Not a directory" in result.stderr
+
+
 def test_emulator_state_needs_emulator(aioflows_cli: Cli, workdir: Path) -> None:
     flows = copy_examples(workdir)
 
@@ -209,6 +241,21 @@ def test_spec_errors_reported_per_file(aioflows_cli: Cli, workdir: Path) -> None
 
 def _definition() -> dict[str, Any]:
     return {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+
+
+def test_undecodable_spec_name_printable(aioflows_cli: Cli, workdir: Path) -> None:
+    flows = copy_examples(workdir)
+    spec = (flows / "two-hop-transfer.json").read_bytes()
+    with open(os.path.join(os.fsencode(flows), b"caf\xe9.json"), "wb") as file:
+        file.write(spec)
+
+    result = aioflows_cli.invoke("sync", str(flows), "--emulator", "--json")
+
+    rows = {row["name"]: row for row in json.loads(result.stdout)["results"]}
+    assert result.exit_code == 1
+    assert rows["caf\\xe9"]["outcome"] == "failed"
+    assert "file name is not valid UTF-8" in rows["caf\\xe9"]["error"]
+    assert rows["two-hop-transfer"]["outcome"] == "created"
 
 
 def test_spec_error_in_table(aioflows_cli: Cli, workdir: Path) -> None:

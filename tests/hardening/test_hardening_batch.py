@@ -61,13 +61,6 @@ async def test_hung_flow_others_finish(
     assert await storage.namespaces() == ["b-0", "b-1", "b-2"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="_reconcile.check_batch rejects two managers with one name but not "
-    "two names with one explicit flow_id, so two specs adopting the same flow "
-    "overwrite each other's definition and each reports 'unchanged' afterwards",
-)
 async def test_shared_explicit_flow_rejected(
     make_manager: Callable[..., FlowsManager],
 ) -> None:
@@ -129,13 +122,6 @@ async def test_run_fault_not_repeated(
     assert len(runs) == started
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_gladier._adopt_one reads storage for each section but a dry run "
-    "writes nothing, so two sections mapped to one name are both predicted "
-    "'adopted' while the real import reports the second as a conflict",
-)
 async def test_gladier_dry_run_predicts_conflict(tmp_path: Path) -> None:
     config = tmp_path / "gladier.cfg"
     config.write_text(
@@ -176,13 +162,6 @@ class NormalisingTransport(httpx.AsyncBaseTransport):
         return httpx.Response(response.status_code, json=document, request=request)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_plan._same compares definitions as canonical JSON text, so a "
-    "service that stores 1.0 and returns 1 is reported 'drifted' forever, "
-    "and sync cannot clear it because the stored checksum still matches",
-)
 async def test_normalised_number_not_drift(emulator: Emulator) -> None:
     definition = pass_definition()
     definition["States"]["Hello"]["Result"] = {"ratio": 1.0}

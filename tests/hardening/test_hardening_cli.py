@@ -52,13 +52,6 @@ def assert_stdout_empty_or_json(result: Result) -> None:
         json.loads(result.stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, RecursionError),
-    reason="cli._runs._read_input catches OSError and JSONDecodeError only, so "
-    "an --input file that is not UTF-8, holds an integer over 4300 digits or "
-    "is deeply nested ends 'aioflows run' with a traceback",
-)
 @pytest.mark.parametrize(
     "content",
     [b'{"name": "caf\xe9"}', b'{"n": ' + b"1" * 5_000 + b"}", b"[" * 50_000],
@@ -74,13 +67,6 @@ def test_bad_input_file_explained(backend: str, workdir: Path, content: bytes) -
     assert "--input" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotADirectoryError,
-    reason="cli._runtime.Runtime._load_emulator turns only ValueError into a "
-    "message, so an --emulator-state path below a regular file ends the "
-    "command with a NotADirectoryError traceback",
-)
 def test_emulator_state_below_file(backend: str, workdir: Path) -> None:
     write_spec(workdir)
     (workdir / "blocker").write_text("not a directory", encoding="utf-8")
@@ -108,13 +94,6 @@ def recorded_flow(workdir: Path) -> Iterator[respx.MockRouter]:
         yield router
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="cli._runs.run_command reads run['run_id'] without a check, and "
-    "FlowsManager.run_flow returns a run document without run_id as it "
-    "came, so 'run --watch' ends with a KeyError traceback",
-)
 def test_run_without_run_id_explained(
     backend: str, recorded_flow: respx.MockRouter
 ) -> None:
@@ -193,13 +172,6 @@ def test_serve_port_in_use() -> None:
     assert "--port" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator._cli.serve turns every OSError into 'cannot listen on "
-    "HOST:PORT … pick another --port', also one raised while loading --state, "
-    "so a bad state path is blamed on the port",
-)
 def test_serve_state_error_not_port(workdir: Path) -> None:
     (workdir / "blocker").write_text("not a directory", encoding="utf-8")
 
@@ -211,13 +183,6 @@ def test_serve_state_error_not_port(workdir: Path) -> None:
     assert "cannot listen" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_gladier.read_gladier_config lets UnicodeDecodeError escape and "
-    "adopt-gladier prints only its text, so the message never names the "
-    "config file that is not UTF-8",
-)
 def test_adopt_undecodable_names_file(backend: str, workdir: Path) -> None:
     config = workdir / "gladier.cfg"
     config.write_bytes(b"[client]\nflow_id = caf\xe9\n")

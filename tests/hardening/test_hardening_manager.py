@@ -183,13 +183,6 @@ async def test_on_change_error_releases_lock(
     assert flow_id is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="FlowsManager._flow_id_for_run always says 'on_change is None' when "
-    "no flow id is known after a sync, also when an on_change was set and "
-    "chose not to deploy, which sends the reader after the wrong cause",
-)
 async def test_noop_on_change_message_accurate(
     make_manager: Callable[..., FlowsManager],
 ) -> None:
@@ -225,13 +218,6 @@ async def test_label_edges_sent(
     assert run["label"] == sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="_definitions.check_json_object dumps with ensure_ascii, so a lone "
-    "surrogate passes the constructor and only fails later inside httpx "
-    "with a UnicodeEncodeError that names no field",
-)
 async def test_lone_surrogate_rejected_early() -> None:
     definition = pass_definition()
     definition["States"]["Hello"]["Result"] = {"said": "\ud800"}
@@ -240,13 +226,6 @@ async def test_lone_surrogate_rejected_early() -> None:
         FlowsManager(flow_definition=definition, name="surrogate")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_locks.namespace_lock keeps one ReentrantLock per storage object in "
-    "a module-level dict, so its anyio.Lock stays bound to the first event "
-    "loop. A storage reused by a later anyio.run on another backend fails "
-    "with RuntimeError('no running event loop') when syncs contend",
-)
 def test_storage_reused_across_event_loops() -> None:
     emulator = Emulator(seed=2)
     storage = MemoryStorage()
@@ -269,13 +248,6 @@ def test_storage_reused_across_event_loops() -> None:
     assert len(emulator.flow_ids()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="_definitions.check_json_object turns TypeError and ValueError from "
-    "json.dumps into a TypeError naming the field, but not RecursionError, "
-    "so a deeply nested definition escapes the documented error",
-)
 def test_deep_definition_rejected() -> None:
     nested: list[Any] = []
     innermost = nested
@@ -290,13 +262,6 @@ def test_deep_definition_rejected() -> None:
         FlowsManager(flow_definition=definition, name="deep")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, pytest.fail.Exception),
-    reason="_run_options._check_tags accepts any iterable of strings, so "
-    "tags=5 fails with \"'int' object is not iterable\" and a dict is sent "
-    "as the list of its keys, instead of a ValueError naming tags",
-)
 @pytest.mark.parametrize("tags", [5, {"nightly": True}], ids=["number", "dict"])
 async def test_tags_wrong_type_rejected(
     make_manager: Callable[..., FlowsManager], tags: Any, emulator: Emulator
@@ -307,13 +272,6 @@ async def test_tags_wrong_type_rejected(
     assert emulator.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="build_run_request checks the body's type but not that it is JSON, so "
-    "run_flow first syncs (and may create the flow), then httpx fails to "
-    "encode the body with an error that names no field",
-)
 @pytest.mark.parametrize(
     "value", [anyio.Event, float("nan")], ids=["object", "not-a-number"]
 )
@@ -326,14 +284,6 @@ async def test_unserialisable_body_rejected_first(
     assert emulator.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_locks.namespace_lock is keyed by the storage object, and no lock "
-    "spans check, create and store across storage objects or processes, so "
-    "two JSONFileStorage objects (or two processes) on one state file both "
-    "create the flow and one of the two flows is orphaned",
-)
 async def test_two_storages_one_file_create_once(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -373,14 +323,6 @@ async def test_two_storages_one_file_create_once(
     assert len(emulator.flow_ids()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="FlowsManager.purge_flow deletes the stored id without the deploy "
-    "lock, so a purge by another task between register_flow's write and "
-    "sync_flow's read-back makes run_flow raise NoFlowRegistered ('on_change "
-    "is None') right after the flow was created",
-)
 async def test_concurrent_purge_during_run(
     make_manager: Callable[..., FlowsManager],
 ) -> None:

@@ -117,13 +117,6 @@ async def follow_run(manager: FlowsManager) -> Any:
     return await manager.progress(RUN_ID, delay=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="FlowsManager calls .get() on whatever request_json returns, so a "
-    "create, run or status answer that is valid JSON but not an object "
-    "raises AttributeError instead of an error naming the response",
-)
 @pytest.mark.parametrize(
     ("method", "path", "call"),
     [
@@ -150,13 +143,6 @@ async def test_non_object_document_rejected(
         await call(manager)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="request_json raises an APIError built like an error status, so a "
-    "create answered 200 with HTML reads 'returned HTTP 200: <html>…' and "
-    "never says that the body was not JSON",
-)
 async def test_create_html_body_explained(
     mocked_session: Session, api: respx.MockRouter
 ) -> None:
@@ -171,13 +157,6 @@ async def test_create_html_body_explained(
     assert "JSON" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_run_watch._retry_after_seconds sleeps for any Retry-After with no "
-    "upper bound, so a 429 asking for a day (or 'inf') stalls progress() even "
-    "though the Session's RetryPolicy.max_retry_after refuses such waits",
-)
 async def test_poll_retry_after_capped(
     mocked_session: Session,
     api: respx.MockRouter,

@@ -32,13 +32,6 @@ def spec_with_result(result_json: str) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="FlowSpec.from_json catches only json.JSONDecodeError, but json.loads "
-    "raises a plain ValueError for an integer over 4300 digits, so load_specs "
-    "stops the whole batch instead of reporting that one file",
-)
 def test_huge_integer_reported(tmp_path: Path) -> None:
     good_spec(tmp_path)
     write_text(tmp_path, "huge.json", spec_with_result("1" * 5_000))
@@ -49,13 +42,6 @@ def test_huge_integer_reported(tmp_path: Path) -> None:
     assert [error.path for error in loaded.errors] == [tmp_path / "huge.json"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="FlowSpec.from_json does not catch RecursionError from json.loads, so "
-    "one deeply nested spec stops load_specs (and 'aioflows sync' with a "
-    "traceback) instead of being reported as an invalid file",
-)
 def test_deep_nesting_reported(tmp_path: Path) -> None:
     good_spec(tmp_path)
     write_text(tmp_path, "deep.json", spec_with_result("[" * 5_000 + "]" * 5_000))
@@ -66,13 +52,6 @@ def test_deep_nesting_reported(tmp_path: Path) -> None:
     assert len(loaded.errors) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SpecError,
-    reason="load_spec reads with encoding='utf-8', which keeps a byte order "
-    "mark, and json.loads rejects it. RFC 8259 lets parsers ignore it, and "
-    "JSONFileStorage reads such files, so specs saved by Windows editors fail",
-)
 def test_utf8_bom_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.json"
     document = json.dumps({"definition": pass_definition()})
@@ -83,13 +62,6 @@ def test_utf8_bom_accepted(tmp_path: Path) -> None:
     assert spec.name == "bom"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_specs._spec_files keeps only entries whose is_file() is true, so a "
-    "dangling or looping NAME.json symlink in a spec directory is skipped "
-    "without any error and its flow silently drops out of the sync",
-)
 def test_dangling_symlink_reported(tmp_path: Path) -> None:
     good_spec(tmp_path)
     os.symlink(tmp_path / "moved-away.json", tmp_path / "gone.json")
@@ -99,13 +71,6 @@ def test_dangling_symlink_reported(tmp_path: Path) -> None:
     assert [error.path for error in loaded.errors] == [tmp_path / "gone.json"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="load_specs compares names, not resolved paths, so a file named "
-    "both through its directory and on its own ('aioflows sync flows "
-    "flows/a.json') is reported as a duplicate of itself and fails the run",
-)
 def test_same_file_twice_once(tmp_path: Path) -> None:
     path = good_spec(tmp_path)
 
@@ -114,13 +79,6 @@ def test_same_file_twice_once(tmp_path: Path) -> None:
     assert loaded.errors == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="load_specs takes the stem of a file name that is not valid UTF-8 as "
-    "it comes from os.fsdecode, with lone surrogates, so the spec loads and "
-    "its sync later fails with a UnicodeEncodeError that never names the file",
-)
 def test_undecodable_file_name_reported(tmp_path: Path) -> None:
     good_spec(tmp_path)
     document = json.dumps({"definition": pass_definition()}).encode("utf-8")

@@ -16,13 +16,6 @@ FLOW_ID = "0a0a0a0a-0000-4000-8000-000000000001"
 DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="JSONFileStorage._read_state catches ValueError from json.loads but "
-    "not RecursionError, so a deeply nested state file escapes as "
-    "RecursionError instead of StorageError naming the file",
-)
 async def test_deep_state_file_reported(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text('{"flows": {"flow_id": ' + DEEP_ARRAY + "}}", encoding="utf-8")
@@ -31,13 +24,6 @@ async def test_deep_state_file_reported(tmp_path: Path) -> None:
         await JSONFileStorage(path).get("flows", "flow_id")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="SQLiteStorage._decode_rows catches TypeError and ValueError but not "
-    "RecursionError, so a deeply nested value written by another program "
-    "escapes as RecursionError instead of StorageError",
-)
 async def test_deep_sqlite_value_reported(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     storage = SQLiteStorage(path)
@@ -50,14 +36,6 @@ async def test_deep_sqlite_value_reported(tmp_path: Path) -> None:
         await storage.get("flows", "flow_id")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_files.replace_file renames a new file over the path itself, so a "
-    "state file that is a symlink is replaced by a regular file and the "
-    "link's target keeps the old state. Its lock also differs from the "
-    "lock of a writer that opens the target directly",
-)
 async def test_symlinked_state_file_followed(tmp_path: Path) -> None:
     target = tmp_path / "shared" / "state.json"
     target.parent.mkdir()
@@ -71,13 +49,6 @@ async def test_symlinked_state_file_followed(tmp_path: Path) -> None:
     assert await JSONFileStorage(target).get("flows", "flow_id") == FLOW_ID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(StorageError, AssertionError),
-    reason="storage._values.check_name accepts a str with a lone surrogate (the "
-    "stem of a file name that is not UTF-8), so JSONFileStorage blames the "
-    "state file and SQLiteStorage raises a bare UnicodeEncodeError",
-)
 @pytest.mark.parametrize("backend", [JSONFileStorage, SQLiteStorage])
 async def test_surrogate_namespace_rejected(
     tmp_path: Path, backend: type[JSONFileStorage] | type[SQLiteStorage]

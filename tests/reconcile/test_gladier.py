@@ -18,6 +18,7 @@ MakeManager = Callable[..., FlowsManager]
 FLOW_ID = "0a0a0a0a-0000-4000-8000-000000000001"
 OTHER_ID = "0b0b0b0b-0000-4000-8000-000000000002"
 SECRET = "AgSecretRefreshTokenValue"
+TWO_SECTIONS = f"[first]\nflow_id = {FLOW_ID}\n\n[second]\nflow_id = {OTHER_ID}\n"
 
 
 def write_config(directory: Path, text: str) -> Path:
@@ -55,6 +56,25 @@ def test_invalid_ini_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(AioflowsError, match="not a valid Gladier INI file"):
         read_gladier_config(path)
+
+
+def test_undecodable_config_named(tmp_path: Path) -> None:
+    path = tmp_path / "gladier.cfg"
+    path.write_bytes(b"[client]\nflow_id = caf\xe9\n")
+
+    with pytest.raises(AioflowsError, match=r"gladier\.cfg: .*not valid UTF-8"):
+        read_gladier_config(path)
+
+
+def test_home_directory_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_config(tmp_path, config_text())
+
+    flows = read_gladier_config("~/gladier.cfg")
+
+    assert [flow.section for flow in flows] == ["DEFAULT", "my_client"]
 
 
 async def test_flow_adopted(tmp_path: Path, storage: MemoryStorage) -> None:
@@ -146,6 +166,38 @@ async def test_dry_run_writes_nothing(tmp_path: Path, storage: MemoryStorage) ->
 
     assert results[1].outcome is AdoptOutcome.ADOPTED
     assert await storage.namespaces() == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry-run"])
+async def test_earlier_section_conflicts(
+    tmp_path: Path, storage: MemoryStorage, dry_run: bool
+) -> None:
+    path = write_config(tmp_path, TWO_SECTIONS)
+    names = {"first": "shared", "second": "shared"}
+
+    results = await adopt_gladier(path, storage, names=names, dry_run=dry_run)
+
+    assert [result.outcome for result in results] == [
+        AdoptOutcome.ADOPTED,
+        AdoptOutcome.CONFLICT,
+    ]
+    assert results[1].message is not None
+    assert "section [first]" in results[1].message
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry-run"])
+async def test_same_flow_twice_already_adopted(
+    tmp_path: Path, storage: MemoryStorage, dry_run: bool
+) -> None:
+    path = write_config(tmp_path, TWO_SECTIONS.replace(OTHER_ID, FLOW_ID))
+    names = {"first": "shared", "second": "shared"}
+
+    results = await adopt_gladier(path, storage, names=names, dry_run=dry_run)
+
+    assert [result.outcome for result in results] == [
+        AdoptOutcome.ADOPTED,
+        AdoptOutcome.ALREADY_ADOPTED,
+    ]
 
 
 async def test_adopted_flow_updated_then_unchanged(

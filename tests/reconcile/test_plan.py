@@ -225,13 +225,41 @@ def test_missing_text_field_is_empty() -> None:
     assert compare_flow(desired, {}) == ()
 
 
-def test_number_types_distinguished() -> None:
-    desired = {"definition": {"StartAt": "A", "States": {"A": {"Seconds": 1}}}}
-    remote = {"definition": {"StartAt": "A", "States": {"A": {"Seconds": 1.0}}}}
+def seconds_definition(seconds: object) -> dict[str, Any]:
+    return {"definition": {"StartAt": "A", "States": {"A": {"Seconds": seconds}}}}
+
+
+def test_numbers_compared_by_value() -> None:
+    assert compare_flow(seconds_definition(1), seconds_definition(1.0)) == ()
+
+
+@pytest.mark.parametrize(
+    ("local", "deployed"),
+    [(True, 1), (1, True), (False, 0), (1, "1"), (None, 0), ([1], [1, 1])],
+    ids=["true-one", "one-true", "false-zero", "number-string", "null-zero", "lengths"],
+)
+def test_other_json_types_differ(local: object, deployed: object) -> None:
+    desired = seconds_definition(local)
+    remote = seconds_definition(deployed)
 
     assert compare_flow(desired, remote) == (
         FieldDrift("definition", desired["definition"], remote["definition"]),
     )
+
+
+def nested_lists(depth: int, leaf: object) -> Any:
+    nested: Any = leaf
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+@pytest.mark.parametrize(("leaf", "drifted"), [(1.0, False), (2, True)])
+def test_deep_definitions_compared(leaf: object, drifted: bool) -> None:
+    desired = seconds_definition(nested_lists(5_000, 1))
+    remote = seconds_definition(nested_lists(5_000, leaf))
+
+    assert bool(compare_flow(desired, remote)) is drifted
 
 
 async def test_plan_json_shape(service: FakeFlows, make_manager: MakeManager) -> None:

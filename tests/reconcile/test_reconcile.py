@@ -9,12 +9,15 @@ import anyio
 import pytest
 from reconcile_support import FakeFlows, hello_definition
 
-from aioflows import APIError, FlowsManager, MemoryStorage
+from aioflows import APIError, FlowsManager, MemoryStorage, RegistrationError
+from aioflows._plan import plan
 from aioflows._reconcile import FlowResult, Outcome, ReconcileReport, reconcile
 
 pytestmark = pytest.mark.anyio
 
 MakeManager = Callable[..., FlowsManager]
+
+ADOPTED_ID = "0a0a0a0a-0000-4000-8000-000000000001"
 
 
 async def test_new_flow_created(service: FakeFlows, make_manager: MakeManager) -> None:
@@ -270,6 +273,53 @@ async def test_concurrency_below_one_rejected(
 async def test_duplicate_names_rejected(make_manager: MakeManager) -> None:
     with pytest.raises(ValueError, match="'alpha'"):
         await reconcile([make_manager("alpha"), make_manager("alpha")])
+
+
+async def test_shared_flow_id_rejected(make_manager: MakeManager) -> None:
+    managers = [
+        make_manager("alpha", flow_id=ADOPTED_ID),
+        make_manager("beta", flow_id=ADOPTED_ID),
+    ]
+
+    with pytest.raises(ValueError, match="'alpha' and 'beta'") as caught:
+        await reconcile(managers)
+
+    assert ADOPTED_ID in str(caught.value)
+
+
+async def test_plan_rejects_shared_flow_id(make_manager: MakeManager) -> None:
+    managers = [
+        make_manager("alpha", flow_id=ADOPTED_ID),
+        make_manager("beta", flow_id=ADOPTED_ID),
+    ]
+
+    with pytest.raises(ValueError, match=ADOPTED_ID):
+        await plan(managers)
+
+
+async def test_no_deploy_on_change_explained(
+    service: FakeFlows, make_manager: MakeManager
+) -> None:
+    def skip_deploy(manager: FlowsManager, error: RegistrationError) -> None:
+        return None
+
+    report = await reconcile([make_manager("alpha", on_change=skip_deploy)])
+
+    message = report.results[0].message
+    assert message is not None
+    assert "after its on_change ran" in message
+    assert "on_change is None" not in message
+    assert service.calls == []
+
+
+async def test_none_on_change_explained(
+    service: FakeFlows, make_manager: MakeManager
+) -> None:
+    report = await reconcile([make_manager("alpha", on_change=None)])
+
+    message = report.results[0].message
+    assert message is not None
+    assert "on_change is None" in message
 
 
 async def test_progress_called_per_flow(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,80 @@ def test_duplicate_name_rejected(tmp_path: Path) -> None:
 
     assert len(loaded.specs) == 1
     assert "already used" in str(loaded.errors[0])
+
+
+def test_shared_flow_id_rejected(tmp_path: Path) -> None:
+    first = write_spec(tmp_path, "first", {**minimal(), "flow_id": FLOW_ID})
+    second = write_spec(tmp_path, "second", {**minimal(), "flow_id": FLOW_ID})
+
+    loaded = load_specs([tmp_path])
+
+    assert [spec.name for spec in loaded.specs] == ["first"]
+    assert [error.path for error in loaded.errors] == [second]
+    assert FLOW_ID in str(loaded.errors[0])
+    assert str(first) in str(loaded.errors[0])
+
+
+def test_linked_file_is_another_flow(tmp_path: Path) -> None:
+    write_spec(tmp_path, "original", minimal())
+    os.symlink(tmp_path / "original.json", tmp_path / "alias.json")
+
+    loaded = load_specs([tmp_path, tmp_path / "original.json"])
+
+    assert [spec.name for spec in loaded.specs] == ["alias", "original"]
+    assert loaded.errors == ()
+
+
+def test_dangling_link_names_target(tmp_path: Path) -> None:
+    link = tmp_path / "gone.json"
+    os.symlink(tmp_path / "moved-away.json", link)
+
+    with pytest.raises(
+        SpecError, match=r"symbolic link to .*moved-away\.json"
+    ) as caught:
+        load_spec(link)
+
+    assert caught.value.path == link
+
+
+def test_looping_link_reported(tmp_path: Path) -> None:
+    write_spec(tmp_path, "good", minimal())
+    os.symlink(tmp_path / "loop.json", tmp_path / "loop.json")
+
+    loaded = load_specs([tmp_path])
+
+    assert [spec.name for spec in loaded.specs] == ["good"]
+    assert [error.path for error in loaded.errors] == [tmp_path / "loop.json"]
+
+
+def test_huge_integer_message(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, "huge", '{"definition": ' + "1" * 5_000 + "}")
+
+    with pytest.raises(SpecError, match=r"huge\.json: invalid JSON: "):
+        load_spec(path)
+
+
+def test_deep_nesting_message(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, "deep", "[" * 5_000 + "]" * 5_000)
+
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(path)
+
+
+def test_undecodable_name_escaped(tmp_path: Path) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.json")
+    with open(raw, "wb") as file:
+        file.write(json.dumps(minimal()).encode("utf-8"))
+
+    with pytest.raises(SpecError) as caught:
+        load_spec(os.fsdecode(raw))
+
+    assert "caf\\xe9.json: the file name is not valid UTF-8" in str(caught.value)
+
+
+def test_surrogate_name_rejected() -> None:
+    with pytest.raises(SpecError, match="lone surrogate"):
+        FlowSpec.from_mapping("caf\udce9", minimal())
 
 
 def test_empty_directory_rejected(tmp_path: Path) -> None:
