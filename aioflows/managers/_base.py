@@ -121,31 +121,6 @@ class ServiceManager:
         for resource_server, scopes in self._scopes_by_resource_server().items():
             provider.require_scopes(resource_server, scopes)
 
-    async def _request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        resource_server: str | None = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Send a request to this manager's service with this manager's tokens.
-
-        The token provider learns every scope this manager needs first, so
-        a LoginRequired raised by the very first request lists them.
-        """
-        self._register_scopes()
-        return await self.session.request_json(
-            method,
-            self.service,
-            path,
-            resource_server=resource_server,
-            json=json,
-            params=params,
-            tokens=self.tokens,
-        )
-
     async def _request_object(
         self,
         method: str,
@@ -155,7 +130,11 @@ class ServiceManager:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Send a request like :meth:`_request_json` whose body must be an object.
+        """Send a request to this manager's service; return its JSON object body.
+
+        The request uses this manager's token provider, which first learns
+        every scope this manager needs, so a LoginRequired raised by the very
+        first request lists them.
 
         Raises:
             APIError: The successful response's body is not a JSON object.

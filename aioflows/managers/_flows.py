@@ -423,7 +423,7 @@ class FlowsManager(ServiceManager):
 
     async def _update_or_redeploy(self, flow_id: str, request: dict[str, Any]) -> str:
         try:
-            await self._request_json("PUT", f"flows/{flow_id}", json=request)
+            await self._request_object("PUT", f"flows/{flow_id}", json=request)
         except APIError as error:
             if error.http_status != 404 or not self._may_redeploy():
                 raise
