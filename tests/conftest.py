@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-# The public flow definitions that ship beside the repository (../shared).
+# Flow definitions that people published, kept beside the repository; the
+# tests that read them skip where the directory is absent.
 REAL_FLOWS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "flows-real"
 
 
