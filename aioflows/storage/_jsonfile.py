@@ -3,36 +3,37 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-import anyio
-import anyio.to_thread
 import attrs
 import filelock
 
 from .._errors import StorageError
-from .._json import json_type_name
 from ._deploy_locks import hold_file_deploy_lock
 from ._file_locks import acquire_file_lock
 from ._files import make_private_dirs, replace_file, resolve_path
-from ._loop_locks import loop_lock
+from ._group_commit import submit_change
 from ._options import check_timeout, to_path
 from ._protocol import JSONValue
+from ._shared_reads import shared_read
+from ._state_cache import StateCache
+from ._state_format import State, canonical_json, copy_value, render_state
 from ._values import check_keys, check_name, decode_value, encode_value, encode_values
 
 __all__ = ["JSONFileStorage"]
 
 logger = logging.getLogger(__name__)
 
-State = dict[str, dict[str, Any]]
 
-_FIX_ADVICE = (
-    "Fix the file or move it aside; aioflows never resets a file it cannot read."
-)
+@attrs.frozen
+class _Change:
+    """One call's change: keys to set to JSON text, or keys to delete."""
+
+    namespace: str
+    values: Mapping[str, str] = attrs.field(factory=dict)
+    deleted: tuple[str, ...] = ()
 
 
 @attrs.define(eq=False)
@@ -45,9 +46,12 @@ class JSONFileStorage:
     with mode 0600, together with missing parent directories (mode 0700),
     at the first write.
 
-    Each write takes an in-process lock and then an inter-process lock on
-    ``<path>.lock``. It re-reads the file, applies only its own change and
-    replaces the file atomically, so concurrent writers in several
+    Reads keep the last parsed state and parse the file again only when it
+    changed: a stat shows that, or for a file changed in the last seconds a
+    comparison of its bytes. Changes that tasks of one event loop make while
+    a write is in progress are written together by the next write. Each write takes an inter-process lock on ``<path>.lock``,
+    re-reads the file, applies only its own changes in the order they were
+    made and replaces the file atomically, so concurrent writers in several
     processes lose no update. A write that changes nothing leaves the file
     untouched. Reads take no lock, because the atomic replace never shows a
     partial file. A symbolic link at ``path`` is followed: writes replace
@@ -71,6 +75,7 @@ class JSONFileStorage:
     deploy_timeout: float = attrs.field(
         default=600.0, kw_only=True, repr=False, validator=check_timeout
     )
+    _cache: StateCache = attrs.field(factory=StateCache, init=False, repr=False)
 
     @property
     def lock_path(self) -> Path:
@@ -113,8 +118,8 @@ class JSONFileStorage:
         check_name(namespace, "namespace")
         check_name(key, "key")
 
-        state = await anyio.to_thread.run_sync(_read_state, self.path)
-        return state.get(namespace, {}).get(key)
+        stored = (await self._read()).get(namespace, {})
+        return copy_value(stored.get(key), self.path)
 
     async def set(self, namespace: str, key: str, value: JSONValue) -> None:
         """Store ``value`` under ``key``, replacing any previous value.
@@ -130,7 +135,7 @@ class JSONFileStorage:
         check_name(key, "key")
         text = encode_value(namespace, key, value)
 
-        await self._update(lambda state: _set_values(state, namespace, {key: text}))
+        await self._submit(_Change(namespace, values={key: text}))
 
     async def delete(self, namespace: str, key: str) -> None:
         """Remove ``key``. Removing a missing key writes nothing.
@@ -144,7 +149,7 @@ class JSONFileStorage:
         check_name(namespace, "namespace")
         check_name(key, "key")
 
-        await self._update(lambda state: _delete_keys(state, namespace, [key]))
+        await self._submit(_Change(namespace, deleted=(key,)))
 
     async def set_many(self, namespace: str, values: Mapping[str, JSONValue]) -> None:
         """Store every item of ``values`` in one atomic change.
@@ -161,7 +166,7 @@ class JSONFileStorage:
         if not texts:
             return
 
-        await self._update(lambda state: _set_values(state, namespace, texts))
+        await self._submit(_Change(namespace, values=texts))
 
     async def delete_many(self, namespace: str, keys: Iterable[str]) -> None:
         """Remove every key in ``keys`` in one atomic change, skipping missing ones.
@@ -178,7 +183,7 @@ class JSONFileStorage:
         if not names:
             return
 
-        await self._update(lambda state: _delete_keys(state, namespace, names))
+        await self._submit(_Change(namespace, deleted=tuple(names)))
 
     async def items(self, namespace: str) -> dict[str, JSONValue]:
         """Return a copy of the keys and values in ``namespace``, {} when empty.
@@ -190,8 +195,8 @@ class JSONFileStorage:
         """
         check_name(namespace, "namespace")
 
-        state = await anyio.to_thread.run_sync(_read_state, self.path)
-        return state.get(namespace, {})
+        stored = (await self._read()).get(namespace, {})
+        return {key: copy_value(value, self.path) for key, value in stored.items()}
 
     async def namespaces(self) -> list[str]:
         """Return the sorted names of the namespaces that contain at least one key.
@@ -199,16 +204,23 @@ class JSONFileStorage:
         Raises:
             StorageError: The file cannot be read or is not a valid state file.
         """
-        state = await anyio.to_thread.run_sync(_read_state, self.path)
+        state = await self._read()
         return sorted(namespace for namespace, stored in state.items() if stored)
 
-    async def _update(self, change: Callable[[State], None]) -> None:
-        # The in-process lock keeps tasks from tying up one worker thread each
-        # while they wait for the inter-process lock.
-        async with loop_lock(self):
-            await anyio.to_thread.run_sync(self._update_blocking, change)
+    async def _read(self) -> State:
+        # The state is shared with the cache and other tasks, so callers
+        # copy what they return.
+        return await shared_read(self, self._read_blocking)
 
-    def _update_blocking(self, change: Callable[[State], None]) -> None:
+    def _read_blocking(self) -> State:
+        return self._cache.read(self.path, self.path)
+
+    async def _submit(self, change: _Change) -> None:
+        # Tasks of this event loop that change the file while a write runs
+        # are written together by the next write, in one worker thread.
+        await submit_change(self, change, self._write_blocking)
+
+    def _write_blocking(self, take: Callable[[], list[_Change]]) -> None:
         # Writers that reach the file through different symbolic links must
         # read, lock and replace the same file.
         target = resolve_path(self.path)
@@ -242,20 +254,18 @@ class JSONFileStorage:
             )
 
         try:
-            self._apply(change, target)
+            self._apply(take(), target)
         finally:
             lock.release()
 
-    def _apply(self, change: Callable[[State], None], target: Path) -> None:
-        state = _read_state(target, reported_path=self.path)
-        before = _canonical(state, self.path)
-
-        change(state)
-        if _canonical(state, self.path) == before:
+    def _apply(self, changes: Sequence[_Change], target: Path) -> None:
+        state = self._cache.read(target, self.path)
+        changed_state, namespaces = _apply_changes(state, changes)
+        if not _differs(state, changed_state, namespaces, self.path):
             logger.debug("Left %s unchanged: the change was already stored", self.path)
             return
 
-        data = _render(state, self.path)
+        data = render_state(changed_state, self.path)
         try:
             replace_file(target, data)
         except OSError as error:
@@ -264,7 +274,33 @@ class JSONFileStorage:
                 f"Check the free space and the permissions of its directory.",
                 path=str(self.path),
             ) from error
-        logger.debug("Wrote %s (%d bytes)", self.path, len(data))
+
+        self._cache.remember(changed_state, data)
+        logger.debug(
+            "Wrote %s (%d bytes, %d changes)", self.path, len(data), len(changes)
+        )
+
+
+def _apply_changes(state: State, changes: Sequence[_Change]) -> tuple[State, set[str]]:
+    """Return ``state`` with ``changes`` applied in order, and the namespaces touched.
+
+    ``state`` is shared with the cache and readers, so the result copies the
+    top level and each touched namespace instead of changing them.
+    """
+    changed = dict(state)
+    namespaces: set[str] = set()
+    for change in changes:
+        if change.namespace not in namespaces:
+            namespaces.add(change.namespace)
+            stored = changed.get(change.namespace)
+            if stored is not None:
+                changed[change.namespace] = dict(stored)
+
+        if change.values:
+            _set_values(changed, change.namespace, change.values)
+        else:
+            _delete_keys(changed, change.namespace, change.deleted)
+    return changed, namespaces
 
 
 def _set_values(state: State, namespace: str, texts: Mapping[str, str]) -> None:
@@ -285,101 +321,21 @@ def _delete_keys(state: State, namespace: str, keys: Iterable[str]) -> None:
         del state[namespace]
 
 
+def _differs(before: State, after: State, namespaces: set[str], path: Path) -> bool:
+    """Return whether any of ``namespaces`` differs between the two states.
+
+    Values are compared as canonical JSON, so ``1``, ``1.0`` and ``True``
+    differ, and a hand-formatted file is not rewritten for equal values.
+    """
+    for namespace in namespaces:
+        old, new = before.get(namespace), after.get(namespace)
+        if old is None or new is None:
+            if old is not new:
+                return True
+        elif canonical_json(old, path) != canonical_json(new, path):
+            return True
+    return False
+
+
 def _lock_path_of(target: Path) -> Path:
     return target.with_name(target.name + ".lock")
-
-
-def _read_state(path: Path, reported_path: Path | None = None) -> State:
-    """Read and check the state file; a missing file reads as empty.
-
-    Args:
-        path: The file to read.
-        reported_path: The path to name in errors, when it differs from ``path``
-            (the configured path of a file reached through a link).
-
-    Raises:
-        StorageError: The file cannot be read, is not valid JSON or is not an
-            object of objects.
-    """
-    name = path if reported_path is None else reported_path
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as error:
-        raise StorageError(
-            f"Cannot read the state file {name}: {error.strerror or error}. "
-            f"Check that it is a file this user may read.",
-            path=str(name),
-        ) from error
-
-    try:
-        state = json.loads(data, parse_constant=_reject_constant)
-    except ValueError as error:
-        raise StorageError(
-            f"The state file {name} is not valid JSON ({error}). {_FIX_ADVICE}",
-            path=str(name),
-        ) from error
-    except RecursionError:
-        raise _too_deep(name) from None
-
-    _check_shape(state, name)
-    return state  # type: ignore[no-any-return]
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON value")
-
-
-def _check_shape(state: Any, path: Path) -> None:
-    if not isinstance(state, dict):
-        raise StorageError(
-            f"The state file {path} must contain a JSON object of namespaces, "
-            f"but its top level is {json_type_name(state)}. {_FIX_ADVICE}",
-            path=str(path),
-        )
-
-    for namespace, stored in state.items():
-        if not isinstance(stored, dict):
-            raise StorageError(
-                f"Namespace {namespace!r} in the state file {path} must be a JSON "
-                f"object of keys, but it is {json_type_name(stored)}. {_FIX_ADVICE}",
-                path=str(path),
-            )
-
-
-def _canonical(state: State, path: Path) -> str:
-    try:
-        return json.dumps(
-            state, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-    except RecursionError:
-        raise _too_deep(path) from None
-
-
-def _render(state: State, path: Path) -> bytes:
-    try:
-        text = json.dumps(state, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    except RecursionError:
-        raise _too_deep(path) from None
-
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        # Only a \ud800-style escape that someone put into the file can get here,
-        # because set() rejects such strings.
-        raise StorageError(
-            f"The state file {path} contains a str with a lone surrogate escape, "
-            f"which cannot be written as UTF-8. {_FIX_ADVICE}",
-            path=str(path),
-        ) from error
-
-
-def _too_deep(path: Path) -> StorageError:
-    # The parser and the encoders recurse once per level of nesting, so a
-    # file nested deeper than Python's recursion limit cannot be handled.
-    return StorageError(
-        f"The state file {path} is nested too deeply for Python's JSON parser. "
-        f"{_FIX_ADVICE}",
-        path=str(path),
-    )
