@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from ._checksum import PERMISSIVE_SCHEMA
-from ._drift import FieldDrift, RemoteState
+from ._drift import COMPARED_FIELDS, FieldDrift, RemoteState, compare_flow
 from ._errors import (
     AioflowsError,
     APIError,
@@ -34,6 +34,7 @@ from .managers import FlowsManager, ServiceManager, ensure_flow_registered
 from .storage import JSONFileStorage, MemoryStorage, SQLiteStorage, Storage
 
 __all__ = (
+    "COMPARED_FIELDS",
     "PERMISSIVE_SCHEMA",
     "APIError",
     "AdoptOutcome",
@@ -71,6 +72,7 @@ __all__ = (
     "StorageError",
     "TokenProvider",
     "adopt_gladier",
+    "compare_flow",
     "ensure_flow_registered",
     "group_urn",
     "identity_urn",

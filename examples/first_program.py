@@ -46,4 +46,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     backend = sys.argv[1] if len(sys.argv) > 1 else "asyncio"
-    anyio.run(main, backend=backend)
+    try:
+        anyio.run(main, backend=backend)
+    except LookupError as error:
+        sys.exit(f'{error}\nFor trio, install aioflows with: pip install ".[trio]"')

@@ -89,7 +89,7 @@ _CONCURRENCY = click.option(
     type=click.IntRange(min=1),
     default=32,
     show_default=True,
-    help="The maximum number of flows synced at once.",
+    help="The maximum number of flows handled at once (synced, or planned).",
 )
 
 

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 FLOW_ID_KEY = "flow_id"
 CHECKSUM_KEY = "flow_checksum"
+# The Flows service URL a stored flow id belongs to. A state file used
+# against the emulator and then against the real service must not make
+# flows that exist only in the emulator look deployed.
+FLOWS_URL_KEY = "flows_url"
 
 OnChange = Callable[["FlowsManager", RegistrationError], Awaitable[Any] | Any]
 RunCallback = Callable[[dict[str, Any]], Awaitable[Any] | Any]
@@ -289,12 +293,35 @@ class FlowsManager(ServiceManager):
             self._learn_flow_id(self.flow_id)
             return self.flow_id
 
-        stored = await self.storage.get(self.name, FLOW_ID_KEY)
-        if stored is None:
+        stored = await self.storage.items(self.name)
+        if stored.get(FLOW_ID_KEY) is None:
             return None
-        flow_id = check_uuid(stored, f"the flow id stored under {self.name!r}")
+        if not self._stored_for_this_service(stored):
+            return None
+        flow_id = check_uuid(
+            stored[FLOW_ID_KEY], f"the flow id stored under {self.name!r}"
+        )
         self._learn_flow_id(flow_id)
         return flow_id
+
+    def _stored_for_this_service(self, stored: Mapping[str, Any]) -> bool:
+        """Tell whether stored state belongs to the Flows service in use.
+
+        State written before the service URL was recorded is trusted.
+        """
+        stored_url = stored.get(FLOWS_URL_KEY)
+        current_url = self.session.service_url("flows")
+        if stored_url is None or stored_url == current_url:
+            return True
+        log.warning(
+            "Flow %r: the stored flow id %s belongs to %s, not %s; "
+            "treating the flow as not deployed there",
+            self.name,
+            stored.get(FLOW_ID_KEY),
+            stored_url,
+            current_url,
+        )
+        return False
 
     async def purge_flow(self) -> None:
         """Forget the stored flow id and checksum. The flow itself stays.
@@ -303,7 +330,9 @@ class FlowsManager(ServiceManager):
         never removes an id between its deploy and the read that returns it.
         """
         async with self._exclusive():
-            await self.storage.delete_many(self.name, [FLOW_ID_KEY, CHECKSUM_KEY])
+            await self.storage.delete_many(
+                self.name, [FLOW_ID_KEY, CHECKSUM_KEY, FLOWS_URL_KEY]
+            )
         log.info("Flow %r: forgot the stored flow id and checksum", self.name)
 
     async def check_flow(self) -> None:
@@ -405,7 +434,12 @@ class FlowsManager(ServiceManager):
             with anyio.CancelScope(shield=True):
                 deployed_id = await self._deploy(flow_id, request)
                 await self.storage.set_many(
-                    self.name, {FLOW_ID_KEY: deployed_id, CHECKSUM_KEY: checksum}
+                    self.name,
+                    {
+                        FLOW_ID_KEY: deployed_id,
+                        CHECKSUM_KEY: checksum,
+                        FLOWS_URL_KEY: self.session.service_url("flows"),
+                    },
                 )
             return deployed_id
 

@@ -115,6 +115,7 @@ async def test_fifty_managers_create_distinct(
         assert stored[manager.name] == {
             "flow_id": flow_id,
             "flow_checksum": manager.checksum(),
+            "flows_url": "https://flows.automate.globus.org/",
         }
 
 

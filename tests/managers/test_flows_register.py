@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
+FLOWS_URL = "https://flows.automate.globus.org/"
+
 PERMISSIVE = {"additionalProperties": True}
 
 
@@ -117,6 +119,7 @@ async def test_sync_create_stores_sent_checksum(
     assert await storage.items("test-flow") == {
         "flow_id": ids.new,
         "flow_checksum": stored_checksum_of(sent_json(create.calls.last)),
+        "flows_url": FLOWS_URL,
     }
 
 
@@ -176,6 +179,7 @@ async def test_sync_update_stores_new_checksum(
     assert await storage.items("test-flow") == {
         "flow_id": ids.old,
         "flow_checksum": stored_checksum_of(sent_json(update.calls.last)),
+        "flows_url": FLOWS_URL,
     }
 
 
@@ -487,6 +491,7 @@ async def test_update_404_redeploys(
     assert await storage.items("test-flow") == {
         "flow_id": ids.new,
         "flow_checksum": stored_checksum_of(sent_json(create.calls.last)),
+        "flows_url": FLOWS_URL,
     }
 
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
+FLOWS_URL = "https://flows.automate.globus.org/"
+
 NOT_FOUND = {"error": {"code": "NOT_FOUND", "detail": "No such flow"}}
 MISSING_SCOPE = {"error": {"code": "MISSING_SCOPE", "detail": "Consent required"}}
 
@@ -402,6 +404,7 @@ async def test_run_404_redeploys_and_retries(
     assert await storage.items("test-flow") == {
         "flow_id": ids.new,
         "flow_checksum": stored_checksum_of(sent_json(create.calls.last)),
+        "flows_url": FLOWS_URL,
     }
 
 
@@ -530,6 +533,7 @@ async def test_update_404_during_run_sync(
     assert await storage.items("test-flow") == {
         "flow_id": ids.new,
         "flow_checksum": stored_checksum_of(sent_json(create.calls.last)),
+        "flows_url": FLOWS_URL,
     }
 
 

@@ -233,3 +233,46 @@ async def test_purge_sends_nothing(
     await manager.purge_flow()
 
     assert api.calls.call_count == 0
+
+
+async def test_flow_id_from_other_service_ignored(
+    make_manager: Callable[..., FlowsManager],
+    ids: FlowIds,
+    store_flow: StoreFlow,
+    storage: MemoryStorage,
+) -> None:
+    manager = make_manager()
+    await store_flow(manager, ids.new)
+    await storage.set(manager.name, "flows_url", "http://127.0.0.1:8765/")
+
+    assert await manager.get_flow_id() is None
+    assert await manager.flow_changed()
+
+
+async def test_flow_id_same_service_kept(
+    make_manager: Callable[..., FlowsManager],
+    ids: FlowIds,
+    store_flow: StoreFlow,
+    storage: MemoryStorage,
+) -> None:
+    manager = make_manager()
+    await store_flow(manager, ids.new)
+    await storage.set(manager.name, "flows_url", "https://flows.automate.globus.org/")
+
+    assert await manager.get_flow_id() == ids.new
+    assert not await manager.flow_changed()
+
+
+async def test_purge_forgets_service_url(
+    make_manager: Callable[..., FlowsManager],
+    ids: FlowIds,
+    store_flow: StoreFlow,
+    storage: MemoryStorage,
+) -> None:
+    manager = make_manager()
+    await store_flow(manager, ids.new)
+    await storage.set(manager.name, "flows_url", "https://flows.automate.globus.org/")
+
+    await manager.purge_flow()
+
+    assert await storage.items(manager.name) == {}
