@@ -7,7 +7,6 @@ how it drifted (see :mod:`aioflows._drift` for what is compared).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from ._drift import FieldDrift, RemoteState, compare_remote
 from ._reconcile import (
     DEFAULT_CONCURRENCY,
     PREVIEW_OUTCOMES,
+    BatchReport,
     Outcome,
     ProgressCallback,
     check_batch,
@@ -84,7 +84,7 @@ class FlowPlan:
 
 
 @attrs.frozen
-class PlanReport:
+class PlanReport(BatchReport[FlowPlan]):
     """The plans of a batch, in the order the managers were given.
 
     Attributes:
@@ -116,18 +116,6 @@ class PlanReport:
                 counts[result.remote.value] += 1
         return counts
 
-    @property
-    def failed(self) -> tuple[FlowPlan, ...]:
-        """The plans whose outcome is ``failed``."""
-        return tuple(
-            result for result in self.results if result.outcome is Outcome.FAILED
-        )
-
-    @property
-    def ok(self) -> bool:
-        """Whether no flow failed. Drift is not a failure."""
-        return not self.failed
-
     def as_dict(self) -> dict[str, Any]:
         """Return ``{"results": [...], "summary": {...}, "remote_summary": {...}}``."""
         return {
@@ -135,10 +123,6 @@ class PlanReport:
             "summary": self.summary,
             "remote_summary": self.remote_summary,
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """Return :meth:`as_dict` as JSON text."""
-        return json.dumps(self.as_dict(), indent=indent)
 
 
 async def plan(

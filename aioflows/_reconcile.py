@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import attrs
@@ -110,8 +110,46 @@ class FlowResult:
         }
 
 
+class _HasOutcome(Protocol):
+    @property
+    def outcome(self) -> Outcome: ...
+
+
+ResultT = TypeVar("ResultT", bound=_HasOutcome)
+
+
+class BatchReport(Generic[ResultT]):
+    """Methods shared by the reports of reconcile and plan.
+
+    Subclasses are frozen attrs classes with a ``results`` field and an
+    ``as_dict`` method.
+    """
+
+    results: tuple[ResultT, ...]
+
+    @property
+    def failed(self) -> tuple[ResultT, ...]:
+        """The results whose outcome is ``failed``."""
+        return tuple(
+            result for result in self.results if result.outcome is Outcome.FAILED
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Whether no flow failed. Drift found by a plan is not a failure."""
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-serialisable dict."""
+        raise NotImplementedError
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Return :meth:`as_dict` as JSON text."""
+        return json.dumps(self.as_dict(), indent=indent)
+
+
 @attrs.frozen
-class ReconcileReport:
+class ReconcileReport(BatchReport[FlowResult]):
     """The results of one batch, in the order the managers were given.
 
     Attributes:
@@ -133,28 +171,12 @@ class ReconcileReport:
             counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
         return counts
 
-    @property
-    def failed(self) -> tuple[FlowResult, ...]:
-        """The results whose outcome is ``failed``."""
-        return tuple(
-            result for result in self.results if result.outcome is Outcome.FAILED
-        )
-
-    @property
-    def ok(self) -> bool:
-        """Whether no flow failed."""
-        return not self.failed
-
     def as_dict(self) -> dict[str, Any]:
         """Return ``{"results": [...], "summary": {outcome: count}}``."""
         return {
             "results": [result.as_dict() for result in self.results],
             "summary": self.summary,
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """Return :meth:`as_dict` as JSON text."""
-        return json.dumps(self.as_dict(), indent=indent)
 
 
 ProgressCallback = Callable[[FlowResult], Awaitable[Any] | Any]
