@@ -1,4 +1,4 @@
-"""Where aioflows keeps its state when the caller does not say."""
+"""Where aioflows keeps its state when the caller gives none."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ __all__ = [
 FLOW_ROLE_FIELDS = ("flow_viewers", "flow_starters", "flow_administrators")
 RUN_ROLE_FIELDS = ("run_managers", "run_monitors")
 
-# The most principals one role list may name. Larger audiences belong in a
+# The maximum number of principals in one role list. Larger audiences belong in a
 # Globus group, which counts as one principal.
 MAX_PRINCIPALS = 16
 
@@ -84,7 +84,7 @@ def check_role_lists(
     Raises:
         ValueError: A list is not a list of strings, names a bare UUID or a
             malformed URN, uses ``public`` or ``all_authenticated_users``
-            outside the one list that allows it, or holds more than
+            outside the one list that allows it, or contains more than
             MAX_PRINCIPALS distinct principals. The message names the field.
     """
     cleaned: dict[str, list[str]] = {}

@@ -393,11 +393,14 @@ def _not_deployed_message(manager: FlowsManager) -> str:
 
 
 async def _forget_remote_drift(manager: FlowsManager) -> bool:
-    """Make the next sync repair drift of the deployed flow; return whether any.
+    """Make the next sync repair drift of the deployed flow, and report any.
 
-    A deleted flow's stored id is purged, so the sync creates it again; an
+    A deleted flow's stored id is purged, so the sync creates it again. An
     explicit id is kept, so its update fails with the service's 404. A
     drifted flow's stored checksum is dropped, so the sync updates it.
+
+    Returns:
+        Whether the flow was deleted or drifted.
     """
     state, _ = await compare_remote(manager, await manager.get_flow_id())
     if state is RemoteState.DELETED and manager.flow_id is None:

@@ -64,7 +64,7 @@ class RetryPolicy:
         return method in IDEMPOTENT_METHODS
 
     def should_retry_status(self, method: str, status: int) -> bool:
-        """Decide whether a request answered with *status* may be sent again.
+        """Decide whether a request that returned *status* may be sent again.
 
         A 429 is a refusal, so any method may repeat it. A gateway error may
         hide a request that was applied, so only idempotent methods repeat.
@@ -75,7 +75,7 @@ class RetryPolicy:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Return the wait in seconds that a ``Retry-After`` header asks for.
+    """Return the wait in seconds that a ``Retry-After`` header requests.
 
     Both forms of the header are read: a number of seconds and an HTTP
     date. Returns None for a missing or unreadable header.

@@ -39,7 +39,7 @@ RESOURCE_SERVERS: Mapping[str, str] = {
     "auth": AuthScopes.resource_server,
 }
 
-# Error codes with which a 403 asks for new consent rather than refusing.
+# Error codes that mark a 403 as a request for new consent, not a refusal.
 _CONSENT_CODES = frozenset({"MISSING_SCOPE", "ConsentRequired", "CONSENT_REQUIRED"})
 
 
@@ -209,7 +209,7 @@ class Session:
         Raises:
             RuntimeError: The session is closed.
             LoginRequired: No token, a token rejected with 401, or a 403
-                that asks for consent.
+                that requests consent.
             APIError: Any other error status.
             NetworkError: No usable response, after the retries allowed.
         """

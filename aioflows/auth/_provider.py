@@ -14,7 +14,7 @@ __all__ = ["TokenProvider"]
 class TokenProvider(Protocol):
     """A source of access tokens, one per resource server.
 
-    The Session asks for a token before every request. Resource servers are
+    The Session requests a token before every request. Resource servers are
     ``"flows.globus.org"`` for the Flows service, a flow's own id for running
     that flow, ``"groups.api.globus.org"`` and ``"auth.globus.org"``.
     """
@@ -28,7 +28,7 @@ class TokenProvider(Protocol):
         ...
 
     async def token_rejected(self, resource_server: str) -> bool:
-        """Learn that the service answered 401 to the current token.
+        """Learn that the service rejected the current token with HTTP 401.
 
         Returns:
             True when a new token may now be available, so the Session

@@ -33,7 +33,7 @@ class ServiceManager:
     A manager built on a Session uses the Session's token provider and
     storage unless it is given its own. A manager built without a Session
     creates one on first use and closes it in ``aclose()`` or at the end of
-    ``async with``; a Session that was passed in is left open for its owner.
+    ``async with``. A Session that was passed in is left open for its owner.
 
     Args:
         session: The Session to send requests through; None creates one.

@@ -411,7 +411,7 @@ class FlowsManager(ServiceManager):
         """Create or update the flow now, store its id and checksum, return the id.
 
         Updates when a flow id is known and creates otherwise. An update
-        answered 404 creates a new flow, unless the id was given explicitly
+        that returns 404 creates a new flow, unless the id was given explicitly
         or ``redeploy_on_404`` is False.
 
         The storage's ``deploy_lock``, when it has one, is held from reading
@@ -563,7 +563,7 @@ class FlowsManager(ServiceManager):
         return run
 
     async def _redeploy_missing(self, missing_id: str) -> str:
-        """Replace a flow that answered 404, once, whatever the number of callers."""
+        """Replace a flow whose run returned 404, once, however many callers wait."""
         async with self._exclusive():
             current = await self.get_flow_id()
             if current != missing_id and current is not None:

@@ -36,7 +36,7 @@ async def poll_run(
 
     The first document is fetched at once. The wait between two fetches
     starts at *delay* seconds, grows while the status stays the same, and
-    resets when it changes. A 429 answer waits for its ``Retry-After``.
+    resets when it changes. A 429 response waits for its ``Retry-After``.
 
     Args:
         fetch: Returns the run document, or raises APIError.

@@ -175,7 +175,7 @@ async def test_purge_waits_for_deploy(
     purged = anyio.Event()
     synced: list[str | None] = []
 
-    async def create_when_told(request: httpx.Request) -> httpx.Response:
+    async def create_when_released(request: httpx.Request) -> httpx.Response:
         create_started.set()
         await answer_create.wait()
         return httpx.Response(201, json={"id": ids.new})
@@ -187,7 +187,7 @@ async def test_purge_waits_for_deploy(
         await manager.purge_flow()
         purged.set()
 
-    api.post("/flows").mock(side_effect=create_when_told)
+    api.post("/flows").mock(side_effect=create_when_released)
     async with anyio.create_task_group() as group:
         group.start_soon(sync)
         await create_started.wait()

@@ -103,7 +103,7 @@ async def test_json_values_round_trip(storage: Storage, value: Any) -> None:
 async def test_equal_python_values_replace(
     storage: Storage, first: Any, second: Any
 ) -> None:
-    # Python compares 1, True and 1.0 as equal, but JSON tells them apart, so
+    # Python compares 1, True and 1.0 as equal, but JSON distinguishes them, so
     # the second set must not be skipped as unchanged.
     await storage.set("flows", "value", first)
     await storage.set("flows", "value", second)
